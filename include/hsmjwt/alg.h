@@ -1,0 +1,38 @@
+/*
+ * The JWS algorithm table: one row per algorithm that hsmjwt can sign with.
+ * Anything not in the table, "none" included, is rejected by every module.
+ *
+ * The table lives with the JOSE code but also names the PKCS#11 mechanism,
+ * so that one row says everything about an algorithm. The mechanism is a
+ * plain number here; only src/hsm/ interprets it.
+ */
+#ifndef HSMJWT_ALG_H
+#define HSMJWT_ALG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum jose_kty {
+	JOSE_KTY_EC,
+	JOSE_KTY_RSA,
+};
+
+struct jose_alg {
+	const char *name;          /* JWS "alg" value, such as "ES256" */
+	enum jose_kty kty;
+	const char *crv;           /* JWK "crv" for EC keys, else NULL */
+	int hash_nid;              /* OpenSSL NID of the hash (NID_sha256) */
+	bool prehash;              /* hash in software before C_Sign */
+	unsigned long mechanism;   /* CKM_ECDSA, CKM_SHA256_RSA_PKCS, ... */
+	bool pss;                  /* RSASSA-PSS: MGF1 with the same hash, salt = hash length */
+	size_t signature_len;      /* fixed signature length; 0 for RSA (modulus length) */
+	unsigned rsa_bits;         /* modulus length for newly generated RSA keys */
+};
+
+/* Returns the row for the JWS alg name, or NULL for "none" and unknown names. */
+const struct jose_alg *jose_alg_find(const char *name);
+
+/* Returns the row at index i, or NULL past the end; for iterating the table. */
+const struct jose_alg *jose_alg_at(size_t i);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * The PKCS#11 layer: the only module that calls a PKCS#11 module.
+ *
+ * hsm_open() loads the module with dlopen, initializes it with OS locking,
+ * finds the token, logs in on a session that stays open for the life of the
+ * struct hsm (so the login is held), and opens a pool of work sessions that
+ * callers borrow for each operation. All functions are thread-safe.
+ */
+#ifndef HSMJWT_HSM_H
+#define HSMJWT_HSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsmjwt/alg.h"
+#include "hsmjwt/error.h"
+
+struct hsm;
+
+struct hsm_options {
+	const char *module_path;   /* the PKCS#11 module to dlopen */
+	const char *token_label;   /* CKA_LABEL of the token; or */
+	const char *token_uri;     /* an RFC 7512 "pkcs11:" URI that matches one token */
+	unsigned pool_size;        /* work sessions; at least 1 */
+};
+
+#define HSM_ID_MAX 32
+#define HSM_LABEL_MAX 64
+#define HSM_EC_POINT_MAX 160    /* uncompressed P-521 point is 133 bytes */
+#define HSM_RSA_MODULUS_MAX 1024
+
+/*
+ * A key pair in the token, with its public half read out. Handles are the
+ * token's object handles, valid for the life of the struct hsm that listed
+ * them unless the object is destroyed.
+ */
+struct hsm_key {
+	uint8_t id[HSM_ID_MAX];             /* CKA_ID */
+	size_t id_len;
+	char label[HSM_LABEL_MAX];          /* CKA_LABEL, NUL-terminated */
+	enum jose_kty kty;
+	unsigned long private_handle;       /* CK_OBJECT_HANDLE */
+	unsigned long public_handle;        /* CK_OBJECT_HANDLE; 0 if absent */
+
+	/* EC: the curve's JWK name and the uncompressed point 0x04 || X || Y. */
+	const char *crv;
+	uint8_t ec_point[HSM_EC_POINT_MAX];
+	size_t ec_point_len;
+
+	/* RSA: big-endian modulus and public exponent. */
+	uint8_t rsa_n[HSM_RSA_MODULUS_MAX];
+	size_t rsa_n_len;
+	uint8_t rsa_e[16];
+	size_t rsa_e_len;
+};
+
+/* Protection attributes of a private key, read back from the token. */
+struct hsm_key_protection {
+	bool sensitive;          /* CKA_SENSITIVE */
+	bool extractable;        /* CKA_EXTRACTABLE */
+	bool always_sensitive;   /* CKA_ALWAYS_SENSITIVE */
+	bool never_extractable;  /* CKA_NEVER_EXTRACTABLE */
+	bool local;              /* CKA_LOCAL: generated in the token */
+};
+
+/*
+ * Opens the token and logs in as the normal user with pin (pin_len bytes,
+ * no NUL needed). The caller cleanses pin after the call. A rejected PIN is
+ * HJ_ERR_CONFIG and is never retried. On success *hsmp is freed with
+ * hsm_close().
+ */
+hj_err hsm_open(const struct hsm_options *opts, const char *pin,
+    size_t pin_len, struct hsm **hsmp, struct hj_error *err);
+
+/* Closes every session, finalizes and unloads the module. NULL is allowed. */
+void hsm_close(struct hsm *hsm);
+
+/* Returns "manufacturer model" of the token, for log lines. */
+const char *hsm_token_description(const struct hsm *hsm);
+
+/* Returns the PKCS#11 library description of the module, for log lines. */
+const char *hsm_module_description(const struct hsm *hsm);
+
+/*
+ * Lists the private keys whose CKA_LABEL starts with label_prefix, each with
+ * its public key (from the CKO_PUBLIC_KEY object with the same CKA_ID).
+ * *keysp is an array of *countp keys that the caller frees with free().
+ */
+hj_err hsm_key_list(struct hsm *hsm, const char *label_prefix,
+    struct hsm_key **keysp, size_t *countp, struct hj_error *err);
+
+/*
+ * Generates a key pair for alg inside the token: CKA_TOKEN, CKA_PRIVATE,
+ * CKA_SENSITIVE true, CKA_EXTRACTABLE false, a random 16-byte CKA_ID and
+ * the given CKA_LABEL on both halves. *key describes the new pair.
+ */
+hj_err hsm_key_generate(struct hsm *hsm, const struct jose_alg *alg,
+    const char *label, struct hsm_key *key, struct hj_error *err);
+
+/* Reads the protection attributes of key's private half. */
+hj_err hsm_key_protection(struct hsm *hsm, const struct hsm_key *key,
+    struct hsm_key_protection *prot, struct hj_error *err);
+
+/* Returns true when key's type and size fit alg (an RSA key of at least 2048 bits for RS256). */
+bool hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg);
+
+/*
+ * Signs data (the JWS signing input) with key for alg and writes the JWS
+ * signature into sig: raw R||S for ECDSA. On entry *sig_len is the capacity
+ * of sig; on success the signature length. Hashes in software first where
+ * alg->prehash. A session that fails with CKR_SESSION_HANDLE_INVALID,
+ * CKR_SESSION_CLOSED or CKR_USER_NOT_LOGGED_IN is replaced and the operation
+ * retried once; a second failure is HJ_ERR_UNAVAILABLE.
+ */
+hj_err hsm_sign(struct hsm *hsm, const struct hsm_key *key,
+    const struct jose_alg *alg, const uint8_t *data, size_t data_len,
+    uint8_t *sig, size_t *sig_len, struct hj_error *err);
+
+/* Returns false once the token reported that the login is gone. */
+bool hsm_is_logged_in(const struct hsm *hsm);
+
+/* Returns the name of a CK_RV ("CKR_PIN_INCORRECT"), or "CKR_0x..." for unknown values. */
+const char *hsm_rv_name(unsigned long rv);
+
+#endif
