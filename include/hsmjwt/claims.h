@@ -32,6 +32,7 @@ struct claims_request {
 struct claims_result {
 	char *json;                    /* the final claim set, compact */
 	size_t json_len;
+	char *audience_json;           /* the compact "aud" value, or NULL; for the audit log */
 	char jti[CLAIMS_JTI_LEN + 1];
 	int64_t issued_at;
 	int64_t expires_at;

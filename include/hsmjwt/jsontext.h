@@ -35,7 +35,8 @@ struct jsontext_object {
  * Scans text as one JSON object. field names the input in error messages
  * ("claims_json"), which say what is wrong and at which byte offset. On
  * success *objp is a new object that the caller frees with
- * jsontext_object_free(). Errors are HJ_ERR_INVALID_ARGUMENT.
+ * jsontext_object_free(). Errors are HJ_ERR_INVALID_ARGUMENT, or
+ * HJ_ERR_NO_MEMORY when an allocation fails.
  */
 hj_err jsontext_parse_object(const char *text, size_t len, size_t max_depth,
     const char *field, struct jsontext_object **objp, struct hj_error *err);

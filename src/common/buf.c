@@ -39,6 +39,8 @@ buf_reserve(struct buf *b, size_t extra)
 	if (b->data != NULL) {
 		memcpy(data, b->data, b->len + 1);
 		OPENSSL_clear_free(b->data, b->cap);
+	} else {
+		data[0] = '\0';
 	}
 	b->data = data;
 	b->cap = cap;

@@ -1,0 +1,188 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hsmjwt/claims.h"
+#include "hsmjwt/log.h"
+#include "hsmjwt.pb-c.h"
+#include "rpc_int.h"
+
+const struct rpc_method rpc_methods[] = {
+	{ "/hsmjwt.v1.TokenService/Sign", "Sign", RPC_SERVICE_TOKEN,
+	  token_service_sign, 8 },
+	{ "/hsmjwt.v1.TokenService/GetJwks", "GetJwks", RPC_SERVICE_TOKEN,
+	  token_service_get_jwks, 2 },
+	{ "/grpc.health.v1.Health/Check", "Health.Check", RPC_SERVICE_HEALTH,
+	  health_check, 2 },
+};
+const size_t rpc_method_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
+
+static const struct profile *
+token_service_find_profile(const struct rpc_context *ctx, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->profile_count; i++) {
+		if (strcmp(ctx->profiles[i].name, name) == 0)
+			return &ctx->profiles[i];
+	}
+	return NULL;
+}
+
+static void
+token_service_reply_no_profile(const struct rpc_context *ctx,
+    const char *name, struct rpc_reply *reply)
+{
+	char names[160] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < ctx->profile_count && used < sizeof(names) - 1; i++) {
+		int n = snprintf(names + used, sizeof(names) - used, "%s%s",
+		    i > 0 ? ", " : "", ctx->profiles[i].name);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	rpc_reply_status(reply, GRPC_STATUS_NOT_FOUND,
+	    "profile: no profile named \"%.64s\"; configured profiles: %s", name, names);
+}
+
+/* Packs a SignResponse into reply->body. */
+static void
+token_service_pack_sign(const char *token, const struct keyring_key *key,
+    const struct claims_result *claims, struct rpc_reply *reply)
+{
+	Hsmjwt__V1__SignResponse response = HSMJWT__V1__SIGN_RESPONSE__INIT;
+
+	response.token = (char *)token;
+	response.kid = (char *)key->kid;
+	response.alg = (char *)key->alg->name;
+	response.issued_at = claims->issued_at;
+	response.expires_at = claims->expires_at;
+	response.jti = (char *)claims->jti;
+
+	reply->body_len = hsmjwt__v1__sign_response__get_packed_size(&response);
+	reply->body = malloc(reply->body_len);
+	if (reply->body == NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
+		return;
+	}
+	hsmjwt__v1__sign_response__pack(&response, reply->body);
+	reply->status = GRPC_STATUS_OK;
+}
+
+static void
+token_service_log_claims(const struct claims_result *claims, struct rpc_reply *reply)
+{
+	char aud[LOG_QUOTE_SIZE];
+
+	log_quote(aud, claims->audience_json);
+	rpc_reply_log(reply, " jti=%s aud=%s exp=%lld", claims->jti, aud,
+	    (long long)claims->expires_at);
+}
+
+/* Checks the claims, signs them with the profile's key and packs the response. */
+static void
+token_service_issue(const struct rpc_context *ctx, const struct profile *profile,
+    const Hsmjwt__V1__SignRequest *req, struct rpc_reply *reply)
+{
+	struct claims_result claims = { 0 };
+	struct claims_request creq;
+	const struct keyring_key *key;
+	struct hj_error err;
+	char *token = NULL;
+
+	key = keyring_signing_key(ctx->ring, profile->alg);
+	if (key == NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_FAILED_PRECONDITION,
+		    "profile \"%s\": no active %s key; generate one or set "
+		    "hsm.generate_missing_keys", profile->name, profile->alg->name);
+		return;
+	}
+	rpc_reply_log(reply, " kid=%s", key->kid);
+
+	creq.json = req->claims_json;
+	creq.json_len = strlen(req->claims_json);
+	creq.audience = (const char *const *)req->audience;
+	creq.audience_count = req->n_audience;
+	creq.ttl_seconds = req->ttl_seconds;
+
+	hj_error_clear(&err);
+	if (claims_build(profile, ctx->issuer, &creq, (int64_t)time(NULL), &claims, &err) != HJ_OK ||
+	    keyring_sign_compact(ctx->ring, key, claims.json, claims.json_len, &token, &err) != HJ_OK) {
+		rpc_reply_error(reply, &err);
+		goto out;
+	}
+	token_service_log_claims(&claims, reply);
+	token_service_pack_sign(token, key, &claims, reply);
+
+out:
+	free(token);
+	claims_result_clear(&claims);
+}
+
+void
+token_service_sign(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply)
+{
+	Hsmjwt__V1__SignRequest *req = NULL;
+	const struct profile *profile;
+	const char *name;
+	char name_q[LOG_QUOTE_SIZE];
+
+	if (request->has_payload)
+		req = hsmjwt__v1__sign_request__unpack(NULL, request->len, request->data);
+	if (req == NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
+		    "request: not a valid hsmjwt.v1.SignRequest message; "
+		    "send a protobuf-encoded SignRequest");
+		return;
+	}
+
+	name = req->profile[0] != '\0' ? req->profile : "default";
+	rpc_reply_log(reply, " profile=%s", log_quote(name_q, name));
+	profile = token_service_find_profile(ctx, name);
+	if (profile == NULL) {
+		token_service_reply_no_profile(ctx, name, reply);
+		goto out;
+	}
+	if (req->encryption != NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_UNIMPLEMENTED,
+		    "encryption: nested JWTs are not supported yet; omit encryption");
+		goto out;
+	}
+	token_service_issue(ctx, profile, req, reply);
+
+out:
+	hsmjwt__v1__sign_request__free_unpacked(req, NULL);
+}
+
+void
+token_service_get_jwks(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply)
+{
+	Hsmjwt__V1__GetJwksRequest *req = NULL;
+	Hsmjwt__V1__GetJwksResponse response = HSMJWT__V1__GET_JWKS_RESPONSE__INIT;
+
+	/* An empty message has no bytes, so a missing payload is accepted too. */
+	if (request->has_payload && request->len > 0) {
+		req = hsmjwt__v1__get_jwks_request__unpack(NULL, request->len, request->data);
+		if (req == NULL) {
+			rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
+			    "request: not a valid hsmjwt.v1.GetJwksRequest message");
+			return;
+		}
+		hsmjwt__v1__get_jwks_request__free_unpacked(req, NULL);
+	}
+
+	response.jwks_json = (char *)keyring_jwks_json(ctx->ring);
+	reply->body_len = hsmjwt__v1__get_jwks_response__get_packed_size(&response);
+	reply->body = malloc(reply->body_len);
+	if (reply->body == NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
+		return;
+	}
+	hsmjwt__v1__get_jwks_response__pack(&response, reply->body);
+	reply->status = GRPC_STATUS_OK;
+}
