@@ -145,12 +145,26 @@ listen_check_address(struct schema_ctx *ctx, size_t line, const char *path,
 		return schema_fail(ctx, line, path,
 		    "invalid port in \"%s\"; use a number from 1 to 65535", excerpt);
 
+	if (listen_host_is_loopback(host, bracketed))
+		return HJ_OK;
+
+	/*
+	 * Verifiers on other hosts fetch the JWKS, which is public, so HTTP may
+	 * listen anywhere; a TLS proxy in front keeps the keys from being
+	 * swapped on the way.
+	 */
+	if (strcmp(proto, "HTTP") == 0) {
+		char gap[HJ_ERROR_MESSAGE_MAX + SCHEMA_EXCERPT_SIZE];
+
+		snprintf(gap, sizeof(gap), "%s is not a loopback address and the JWKS "
+		    "is served over plaintext HTTP; put a TLS proxy in front of it", excerpt);
+		return schema_warn(ctx, line, path, gap);
+	}
+
 	/* TODO: accept other addresses with a tls block once TLS is built. */
-	if (!listen_host_is_loopback(host, bracketed))
-		return schema_fail(ctx, line, path,
+	return schema_fail(ctx, line, path,
 		    "%s is not a loopback address; plaintext %s is only allowed on loopback and unix sockets, and TLS is not supported yet",
 		    excerpt, proto);
-	return HJ_OK;
 }
 
 /*

@@ -767,8 +767,19 @@ listen_remote_rejected(void **state)
 		    addresses[i]);
 		expect_error(text, expected);
 	}
-	expect_error(MINIMAL "listen:\n  http: 0.0.0.0:8080\n",
-	    NAME ":10: listen.http: 0.0.0.0:8080 is not a loopback address; plaintext HTTP is only allowed on loopback and unix sockets, and TLS is not supported yet");
+}
+
+static void
+listen_remote_http_warned(void **state)
+{
+	struct config *cfg = parse_ok(MINIMAL "listen:\n  http: 0.0.0.0:8080\n");
+
+	assert_string_equal(cfg->listen_http, "0.0.0.0:8080");
+	assert_int_equal(cfg->warning_count, 1);
+	assert_string_equal(cfg->warnings[0],
+	    "line 10: listen.http: accepted, but 0.0.0.0:8080 is not a loopback address "
+	    "and the JWKS is served over plaintext HTTP; put a TLS proxy in front of it");
+	config_free(cfg);
 }
 
 static void
@@ -987,6 +998,7 @@ main(void)
 		cmocka_unit_test(config_warning_rotation_off),
 		cmocka_unit_test(listen_loopback_accepted),
 		cmocka_unit_test(listen_remote_rejected),
+		cmocka_unit_test(listen_remote_http_warned),
 		cmocka_unit_test(listen_remote_rejected_with_tls),
 		cmocka_unit_test(listen_invalid_addresses),
 		cmocka_unit_test(listen_unix_paths),
