@@ -85,7 +85,9 @@ const char *hsm_module_description(const struct hsm *hsm);
 /*
  * Lists the private keys whose CKA_LABEL starts with label_prefix, each with
  * its public key (from the CKO_PUBLIC_KEY object with the same CKA_ID).
- * *keysp is an array of *countp keys that the caller frees with free().
+ * An EC key on an unknown curve, or whose point cannot be read, is listed
+ * with crv NULL, so that hsm_key_fits_alg() rejects it but the caller can
+ * log it. *keysp is an array of *countp keys that the caller frees with free().
  */
 hj_err hsm_key_list(struct hsm *hsm, const char *label_prefix,
     struct hsm_key **keysp, size_t *countp, struct hj_error *err);

@@ -13,7 +13,7 @@
 
 #include "hsmjwt/hsm.h"
 
-/* CKA_LABEL of a token and the manufacturer/model strings, trimmed, plus NUL. */
+/* Sizes of the trimmed token label and descriptions, with the NUL. */
 #define HSM_TOKEN_LABEL_SIZE 33
 #define HSM_DESCRIPTION_SIZE 128
 
@@ -29,7 +29,7 @@ struct hsm {
 
 	/*
 	 * The session pool. free_sessions[0 .. free_count - 1] are the idle
-	 * sessions, guarded by lock. A slot holding CK_INVALID_HANDLE is a
+	 * sessions, guarded by lock. A slot containing CK_INVALID_HANDLE is a
 	 * session that could not be reopened; hsm_session_acquire() retries
 	 * opening it.
 	 */
@@ -64,11 +64,11 @@ void hsm_copy_padded(char *out, size_t out_size, const unsigned char *padded,
 bool hsm_rv_is_session_lost(CK_RV rv);
 bool hsm_rv_is_unavailable(CK_RV rv);
 hj_err hsm_rv_error(struct hsm *hsm, CK_RV rv, const char *call,
-    const char *what, struct hj_error *err);
+    const char *action, struct hj_error *err);
 hj_err hsm_pool_open(struct hsm *hsm, unsigned pool_size,
     struct hj_error *err);
 void hsm_pool_close(struct hsm *hsm);
-hj_err hsm_session_run(struct hsm *hsm, const char *what, hsm_session_fn fn,
+hj_err hsm_session_run(struct hsm *hsm, const char *action, hsm_session_fn fn,
     void *ctx, struct hj_error *err);
 
 /* keyattr.c */

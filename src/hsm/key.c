@@ -10,9 +10,9 @@
 #include "hsm_int.h"
 
 /*
- * Most private key objects that hsm_key_list() examines in one call.
- * NOTE: objects past this count are not listed; the limit is far above the
- * key count of one issuer but a shared token could hold more.
+ * Maximum number of private key objects that hsm_key_list() examines in
+ * one call. NOTE: objects past this count are not listed. The limit is far
+ * above the key count of one issuer, but a shared token could contain more.
  */
 #define HSM_FIND_MAX 100000
 #define HSM_FIND_BATCH 64
@@ -32,7 +32,7 @@ struct hsm_generate_ctx {
 	const struct jose_alg *alg;
 	const char *label;
 	uint8_t id[HSM_KEY_ID_LEN];
-	bool generated;            /* the pair exists: a retry only reads it */
+	bool generated;            /* so a retry only reads the pair */
 	struct hsm_key *key;
 };
 
@@ -238,7 +238,7 @@ hsm_key_generate_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 		ctx->generated = true;
 	}
 
-	/* Keep the handles of the new pair; clear what an earlier try read. */
+	/* Keep the new pair's handles but clear what an earlier try read. */
 	key->crv = NULL;
 	key->ec_point_len = 0;
 	key->rsa_n_len = 0;
@@ -258,14 +258,15 @@ hsm_key_generate_check(const struct jose_alg *alg, const char *label,
 		return hj_error_set(err, HJ_ERR_INTERNAL, "key label must have "
 		    "1 to %d bytes", HSM_LABEL_MAX - 1);
 	}
-	if (alg->kty == JOSE_KTY_EC && hsm_curve_oid(alg->crv, &oid_len) == NULL) {
+	if (alg->kty == JOSE_KTY_EC &&
+	    hsm_curve_oid(alg->crv, &oid_len) == NULL) {
 		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: curve %s has no "
 		    "PKCS#11 parameters here", alg->name,
 		    alg->crv != NULL ? alg->crv : "(none)");
 	}
 	if (alg->kty == JOSE_KTY_RSA && alg->rsa_bits < HSM_RSA_BITS_MIN) {
-		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: RSA keys need at "
-		    "least %d bits, the table gives %u", alg->name,
+		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: RSA keys need "
+		    "at least %d bits, the table gives %u", alg->name,
 		    HSM_RSA_BITS_MIN, alg->rsa_bits);
 	}
 	return HJ_OK;
@@ -276,7 +277,7 @@ hsm_key_generate(struct hsm *hsm, const struct jose_alg *alg,
     const char *label, struct hsm_key *key, struct hj_error *err)
 {
 	struct hsm_generate_ctx ctx;
-	char what[HSM_LABEL_MAX + 64];
+	char action[HSM_LABEL_MAX + 64];
 	hj_err r = HJ_ERR_INTERNAL;
 
 	memset(key, 0, sizeof(*key));
@@ -298,20 +299,22 @@ hsm_key_generate(struct hsm *hsm, const struct jose_alg *alg,
 	snprintf(key->label, sizeof(key->label), "%s", label);
 	key->kty = alg->kty;
 
-	snprintf(what, sizeof(what), "generating %s key pair \"%s\"",
+	snprintf(action, sizeof(action), "generating %s key pair \"%s\"",
 	    alg->name, label);
-	if ((r = hsm_session_run(hsm, what, hsm_key_generate_run, &ctx,
+	if ((r = hsm_session_run(hsm, action, hsm_key_generate_run, &ctx,
 	    err)) != HJ_OK)
 		goto out;
 
 	if (!hsm_key_fits_alg(key, alg)) {
-		/* NOTE: the pair stays in the token; hsm_key_list() shows it. */
+		/* NOTE: the new pair stays in the token and is listed. */
 		r = hj_error_set(err, HJ_ERR_INTERNAL, "%s: the token returned "
-		    "no usable public key for the new pair", what);
+		    "no usable public key for the new pair", action);
 		goto out;
 	}
 	r = HJ_OK;
 out:
+	if (r != HJ_OK)
+		memset(key, 0, sizeof(*key));
 	return r;
 }
 
@@ -339,14 +342,14 @@ hsm_key_protection_run(struct hsm *hsm, CK_SESSION_HANDLE session,
 	outs[4] = &ctx->prot->local;
 	memset(values, 0, sizeof(values));
 
-	/* A token without some attribute fills the others and flags the missing ones. */
+	/* A token fills the attributes it has and flags the missing ones. */
 	*callp = "C_GetAttributeValue";
 	rv = hsm->p11->C_GetAttributeValue(session, ctx->handle, template, 5);
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
 	    rv != CKR_ATTRIBUTE_SENSITIVE)
 		return rv;
 
-	/* A missing attribute reads as unprotected: false, but extractable true. */
+	/* A missing attribute reads as unprotected: extractable, else false. */
 	for (i = 0; i < 5; i++) {
 		*outs[i] = template[i].ulValueLen == sizeof(CK_BBOOL) &&
 		    values[i] == CK_TRUE;
@@ -361,16 +364,16 @@ hsm_key_protection(struct hsm *hsm, const struct hsm_key *key,
     struct hsm_key_protection *prot, struct hj_error *err)
 {
 	struct hsm_protection_ctx ctx;
-	char what[HSM_LABEL_MAX + 64];
+	char action[HSM_LABEL_MAX + 64];
 
 	memset(prot, 0, sizeof(*prot));
 	hj_error_clear(err);
 	ctx.handle = key->private_handle;
 	ctx.prot = prot;
 
-	snprintf(what, sizeof(what), "reading the protection of key \"%s\"",
+	snprintf(action, sizeof(action), "reading the protection of key \"%s\"",
 	    key->label);
-	return hsm_session_run(hsm, what, hsm_key_protection_run, &ctx, err);
+	return hsm_session_run(hsm, action, hsm_key_protection_run, &ctx, err);
 }
 
 /* Returns the length of a big-endian unsigned integer in bits. */

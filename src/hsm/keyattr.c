@@ -7,12 +7,12 @@
 
 #include "hsm_int.h"
 
-/* Longest CKA_EC_PARAMS value read: the OIDs of hsm_curves are far shorter. */
+/* Maximum CKA_EC_PARAMS length read. The OIDs of hsm_curves are far shorter. */
 #define HSM_EC_PARAMS_MAX 64
-/* An OCTET STRING header around a point of HSM_EC_POINT_MAX bytes is at most 4 bytes. */
+/* Maximum OCTET STRING header around a point of HSM_EC_POINT_MAX bytes. */
 #define HSM_DER_HEADER_MAX 4
 
-/* The named curves that hsm_key_list recognizes, by the DER OID of CKA_EC_PARAMS. */
+/* Named curves, recognized by the DER OID in CKA_EC_PARAMS. */
 static const struct hsm_curve {
 	const char *crv;                 /* JWK "crv" */
 	unsigned char oid[10];           /* DER OBJECT IDENTIFIER */
@@ -20,7 +20,8 @@ static const struct hsm_curve {
 	size_t point_len;                /* uncompressed point 0x04 || X || Y */
 } hsm_curves[] = {
 	/* prime256v1, 1.2.840.10045.3.1.7 */
-	{ "P-256", { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 },
+	{ "P-256",
+	    { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 },
 	    10, 65 },
 	/* secp384r1, 1.3.132.0.34 */
 	{ "P-384", { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 }, 7, 97 },
@@ -116,7 +117,10 @@ hsm_der_octet_string(const uint8_t *der, size_t len)
 	if (der[1] < 0x80)
 		return 2 + (size_t)der[1] == len ? 2 : 0;
 
-	/* Long form: 0x80 | count, then count length bytes; 0x80 alone is BER only. */
+	/*
+	 * In the long form, 0x80 | count is followed by count length bytes.
+	 * A lone 0x80 (indefinite length) is BER, not DER.
+	 */
 	count = der[1] & 0x7f;
 	if (count == 0 || count > 2 || len < 2 + count)
 		return 0;
@@ -259,9 +263,9 @@ hsm_public_find(struct hsm *hsm, CK_SESSION_HANDLE session,
 
 /*
  * Reads the public half of key into it. key->public_handle, when 0, is
- * looked up by CKA_ID first. Without a public object the RSA modulus and
- * exponent come from the private object, which carries them too; an EC
- * key then has no point and crv NULL.
+ * looked up by CKA_ID first. Without a public object, the RSA modulus and
+ * exponent come from the private object, which has them too. An EC key
+ * without a public object gets no point and crv NULL.
  */
 CK_RV
 hsm_key_read_public(struct hsm *hsm, CK_SESSION_HANDLE session,

@@ -10,7 +10,7 @@
 
 #include "hsm_int.h"
 
-/* Upper bound for hsm_options.pool_size, far above any token's session limit. */
+/* Maximum hsm_options.pool_size, far above the session limit of tokens. */
 #define HSM_POOL_MAX 1024
 
 /*
@@ -77,7 +77,7 @@ out:
 	return rv;
 }
 
-/* Calls C_Finalize when the last struct hsm of this process on the module closes. */
+/* Calls C_Finalize when the last struct hsm on the module closes. */
 static void
 hsm_module_finalize(CK_FUNCTION_LIST_PTR p11)
 {

@@ -107,7 +107,7 @@ static const struct hsm_rv_entry {
 const char *
 hsm_rv_name(unsigned long rv)
 {
-	/* Thread-local, so that threads formatting unknown values do not race. */
+	/* Thread-local, so that threads formatting unknown values never race. */
 	static _Thread_local char unknown[sizeof("CKR_0x") + 16];
 	size_t i;
 

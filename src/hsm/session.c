@@ -35,7 +35,7 @@ hsm_rv_is_unavailable(CK_RV rv)
 }
 
 hj_err
-hsm_rv_error(struct hsm *hsm, CK_RV rv, const char *call, const char *what,
+hsm_rv_error(struct hsm *hsm, CK_RV rv, const char *call, const char *action,
     struct hj_error *err)
 {
 	if (rv == CKR_USER_NOT_LOGGED_IN) {
@@ -50,15 +50,15 @@ hsm_rv_error(struct hsm *hsm, CK_RV rv, const char *call, const char *what,
 	}
 	if (rv == CKR_HOST_MEMORY) {
 		return hj_error_set(err, HJ_ERR_NO_MEMORY, "%s: %s failed with "
-		    "%s", what, call, hsm_rv_name(rv));
+		    "%s", action, call, hsm_rv_name(rv));
 	}
 	if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
 		return hj_error_set(err, HJ_ERR_NOT_FOUND, "%s: %s failed with "
-		    "%s: the key is gone from token \"%s\", list the keys again",
-		    what, call, hsm_rv_name(rv), hsm->token_label);
+		    "%s: the key is gone from token \"%s\", list the keys "
+		    "again", action, call, hsm_rv_name(rv), hsm->token_label);
 	}
 	return hj_error_set(err, HJ_ERR_INTERNAL, "%s: %s failed with %s",
-	    what, call, hsm_rv_name(rv));
+	    action, call, hsm_rv_name(rv));
 }
 
 hj_err
@@ -94,7 +94,7 @@ hsm_pool_close(struct hsm *hsm)
 	if (!hsm->pool_ready)
 		return;
 
-	/* Every borrowed session is back: hsm_close() runs after the last operation. */
+	/* hsm_close() runs after the last operation: every session is back. */
 	for (i = 0; i < hsm->free_count; i++) {
 		if (hsm->free_sessions[i] != CK_INVALID_HANDLE)
 			(void)hsm->p11->C_CloseSession(hsm->free_sessions[i]);
@@ -159,7 +159,7 @@ hsm_session_replace(struct hsm *hsm, CK_SESSION_HANDLE *sessionp)
  * CKR_BUFFER_TOO_SMALL) never reaches the next borrower.
  */
 hj_err
-hsm_session_run(struct hsm *hsm, const char *what, hsm_session_fn fn,
+hsm_session_run(struct hsm *hsm, const char *action, hsm_session_fn fn,
     void *ctx, struct hj_error *err)
 {
 	CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
@@ -167,13 +167,13 @@ hsm_session_run(struct hsm *hsm, const char *what, hsm_session_fn fn,
 	CK_RV rv;
 
 	if (!atomic_load(&hsm->logged_in)) {
-		return hsm_rv_error(hsm, CKR_USER_NOT_LOGGED_IN, "an earlier call",
-		    what, err);
+		return hsm_rv_error(hsm, CKR_USER_NOT_LOGGED_IN,
+		    "an earlier call", action, err);
 	}
 
 	rv = hsm_session_acquire(hsm, &session);
 	if (rv != CKR_OK)
-		return hsm_rv_error(hsm, rv, call, what, err);
+		return hsm_rv_error(hsm, rv, call, action, err);
 
 	rv = fn(hsm, session, ctx, &call);
 	if (hsm_rv_is_session_lost(rv)) {
@@ -196,5 +196,5 @@ hsm_session_run(struct hsm *hsm, const char *what, hsm_session_fn fn,
 	 */
 	if (rv == CKR_USER_NOT_LOGGED_IN)
 		atomic_store(&hsm->logged_in, false);
-	return hsm_rv_error(hsm, rv, call, what, err);
+	return hsm_rv_error(hsm, rv, call, action, err);
 }

@@ -57,14 +57,14 @@ hsm_sign_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	if (rv != CKR_OK)
 		return rv;
 
-	/* One call with the whole buffer: its capacity was checked before. */
+	/* One call with the whole buffer, whose capacity hsm_sign() checked. */
 	*callp = "C_Sign";
 	ctx->sig_len = ctx->sig_cap;
 	return hsm->p11->C_Sign(session, (CK_BYTE_PTR)ctx->input,
 	    ctx->input_len, ctx->sig, &ctx->sig_len);
 }
 
-/* Returns the signature length of key for alg, or 0 when unknown before signing. */
+/* Returns the signature length of key for alg. */
 static size_t
 hsm_sign_expected_len(const struct hsm_key *key, const struct jose_alg *alg)
 {
@@ -75,7 +75,7 @@ hsm_sign_expected_len(const struct hsm_key *key, const struct jose_alg *alg)
 	return key->rsa_n_len;
 }
 
-/* Fills the mechanism of ctx, with RSASSA-PSS parameters derived from the hash. */
+/* Fills the mechanism of ctx, with RSASSA-PSS parameters from the hash. */
 static hj_err
 hsm_sign_mechanism(struct hsm_sign_ctx *ctx, const struct jose_alg *alg,
     struct hj_error *err)
@@ -127,7 +127,7 @@ hsm_sign(struct hsm *hsm, const struct hsm_key *key,
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
 	size_t expected, cap = *sig_len;
-	char what[HSM_LABEL_MAX + 64];
+	char action[HSM_LABEL_MAX + 64];
 	hj_err r = HJ_ERR_INTERNAL;
 
 	*sig_len = 0;
@@ -135,8 +135,8 @@ hsm_sign(struct hsm *hsm, const struct hsm_key *key,
 	memset(&ctx, 0, sizeof(ctx));
 
 	if (!hsm_key_fits_alg(key, alg)) {
-		r = hj_error_set(err, HJ_ERR_INTERNAL, "key \"%s\" does not fit "
-		    "algorithm %s", key->label, alg->name);
+		r = hj_error_set(err, HJ_ERR_INTERNAL, "key \"%s\" does not "
+		    "fit algorithm %s", key->label, alg->name);
 		goto out;
 	}
 	expected = hsm_sign_expected_len(key, alg);
@@ -163,14 +163,14 @@ hsm_sign(struct hsm *hsm, const struct hsm_key *key,
 	ctx.sig = sig;
 	ctx.sig_cap = cap;
 
-	snprintf(what, sizeof(what), "signing with key \"%s\"", key->label);
-	r = hsm_session_run(hsm, what, hsm_sign_run, &ctx, err);
+	snprintf(action, sizeof(action), "signing with key \"%s\"", key->label);
+	r = hsm_session_run(hsm, action, hsm_sign_run, &ctx, err);
 	if (r != HJ_OK)
 		goto out;
 
 	if (ctx.sig_len != expected) {
-		r = hj_error_set(err, HJ_ERR_INTERNAL, "%s: C_Sign returned %lu "
-		    "bytes, expected %zu", what, ctx.sig_len, expected);
+		r = hj_error_set(err, HJ_ERR_INTERNAL, "%s: C_Sign returned "
+		    "%lu bytes, expected %zu", action, ctx.sig_len, expected);
 		goto out;
 	}
 	*sig_len = ctx.sig_len;

@@ -18,7 +18,7 @@ struct hsm_token_query {
 	const char *uri_text;
 	P11KitUri *uri;
 	unsigned matches;
-	char available[HJ_ERROR_MESSAGE_MAX];   /* "\"a\", \"b\"" for messages */
+	char available[HJ_ERROR_MESSAGE_MAX];   /* token labels for messages */
 };
 
 void
@@ -57,9 +57,10 @@ hsm_slot_list(struct hsm *hsm, CK_SLOT_ID **slotsp, CK_ULONG *countp,
 		free(slots);
 		slots = calloc(count + 1, sizeof(*slots));
 		if (slots == NULL)
-			return hj_error_set(err, HJ_ERR_NO_MEMORY, "out of memory");
+			return hj_error_set(err, HJ_ERR_NO_MEMORY,
+			    "out of memory");
 
-		/* A slot that appears between the two calls gives BUFFER_TOO_SMALL. */
+		/* A slot added between the calls gives CKR_BUFFER_TOO_SMALL. */
 		rv = hsm->p11->C_GetSlotList(CK_TRUE, slots, &count);
 		if (rv != CKR_BUFFER_TOO_SMALL)
 			break;
@@ -96,16 +97,19 @@ hsm_query_matches(const struct hsm_token_query *query, CK_TOKEN_INFO *info,
 	return strcmp(query->label, label) == 0;
 }
 
-/* Parses the URI of the query; a pin-value is rejected without echoing it. */
+/*
+ * Parses the URI of the query. A URI with a pin-value is rejected without
+ * echoing it.
+ */
 static hj_err
 hsm_query_parse_uri(struct hsm_token_query *query, struct hj_error *err)
 {
 	int rc;
 
 	if (strstr(query->uri_text, "pin-value") != NULL) {
-		return hj_error_set(err, HJ_ERR_CONFIG, "the token URI contains "
-		    "a pin-value attribute: remove it and give the PIN through "
-		    "the PIN file or environment variable");
+		return hj_error_set(err, HJ_ERR_CONFIG, "the token URI "
+		    "contains a pin-value attribute: remove it and give the "
+		    "PIN through the PIN file or environment variable");
 	}
 
 	query->uri = p11_kit_uri_new();
@@ -125,18 +129,19 @@ hsm_query_parse_uri(struct hsm_token_query *query, struct hj_error *err)
 static hj_err
 hsm_query_error(const struct hsm_token_query *query, struct hj_error *err)
 {
-	const char *what = query->uri != NULL ? "URI" : "label";
+	const char *selector = query->uri != NULL ? "URI" : "label";
 	const char *value = query->uri != NULL ? query->uri_text : query->label;
 	const char *available = query->available[0] != '\0' ?
 	    query->available : "none";
 
 	if (query->matches == 0) {
-		return hj_error_set(err, HJ_ERR_CONFIG, "no token with %s \"%s\" "
-		    "was found; available tokens: %s", what, value, available);
+		return hj_error_set(err, HJ_ERR_CONFIG, "no token with %s "
+		    "\"%s\" was found; available tokens: %s", selector, value,
+		    available);
 	}
 	return hj_error_set(err, HJ_ERR_CONFIG, "%u tokens match %s \"%s\": "
 	    "use a pkcs11: URI with a serial to pick one; available tokens: %s",
-	    query->matches, what, value, available);
+	    query->matches, selector, value, available);
 }
 
 /* Fills the token label and description of hsm from the token info. */

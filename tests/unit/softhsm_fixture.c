@@ -14,7 +14,7 @@
 
 #include "softhsm_fixture.h"
 
-/* The security officer PIN of fixture tokens; tests never log in as SO. */
+/* Security officer PIN of fixture tokens; the tests never log in as SO. */
 #define FIXTURE_SO_PIN "fixture-so-pin"
 
 static void fixture_fail(const char *fmt, ...)
@@ -84,7 +84,7 @@ fixture_run_util(char *const argv[])
 		return -1;
 	}
 	if (pid == 0) {
-		/* Its "token initialized" line would clutter the test output. */
+		/* Its "token initialized" line would clutter test output. */
 		devnull = open("/dev/null", O_WRONLY);
 		if (devnull >= 0)
 			dup2(devnull, STDOUT_FILENO);
@@ -127,7 +127,8 @@ softhsm_fixture_add_token(struct softhsm_fixture *f, const char *label,
 	};
 
 	if (strlen(label) > 32) {
-		fixture_fail("token label \"%s\" is longer than 32 bytes", label);
+		fixture_fail("token label \"%s\" is longer than 32 bytes",
+		    label);
 		return -1;
 	}
 	if (setenv("SOFTHSM2_CONF", f->conf_path, 1) != 0) {
@@ -164,7 +165,8 @@ softhsm_fixture_create(struct softhsm_fixture *f, const char *label,
 	memset(f, 0, sizeof(*f));
 	if (fixture_find_module(f) != 0)
 		return -1;
-	if (strlen(label) >= sizeof(f->label) || strlen(pin) >= sizeof(f->pin)) {
+	if (strlen(label) >= sizeof(f->label) ||
+	    strlen(pin) >= sizeof(f->pin)) {
 		fixture_fail("label or PIN of token \"%s\" is too long", label);
 		return -1;
 	}

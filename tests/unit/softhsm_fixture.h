@@ -24,8 +24,8 @@
 #include <limits.h>
 
 struct softhsm_fixture {
-	char dir[PATH_MAX];          /* the temporary folder; removed by destroy */
-	char conf_path[PATH_MAX];    /* dir/softhsm2.conf, also in SOFTHSM2_CONF */
+	char dir[PATH_MAX];          /* temporary folder, removed by destroy */
+	char conf_path[PATH_MAX];    /* dir/softhsm2.conf; SOFTHSM2_CONF */
 	const char *module_path;     /* the SoftHSM2 PKCS#11 module to load */
 	char label[33];              /* label of the first token */
 	char pin[64];                /* user PIN of the first token */
