@@ -125,4 +125,35 @@ bool hsm_is_logged_in(const struct hsm *hsm);
 /* Returns the name of a CK_RV ("CKR_PIN_INCORRECT"), or "CKR_0x..." for unknown values. */
 const char *hsm_rv_name(unsigned long rv);
 
+/*
+ * Data objects: CKO_DATA objects of an application (CKA_APPLICATION), which
+ * hold the key ring's lifecycle records beside the keys. They are token
+ * objects with CKA_PRIVATE true, so only a logged-in user reads them.
+ */
+#define HSM_DATA_VALUE_MAX 1024
+
+struct hsm_data {
+	unsigned long handle;          /* CK_OBJECT_HANDLE */
+	char label[HSM_LABEL_MAX];     /* CKA_LABEL, NUL-terminated */
+	uint8_t value[HSM_DATA_VALUE_MAX + 1];   /* CKA_VALUE, NUL-terminated */
+	size_t value_len;
+};
+
+/*
+ * Lists the data objects whose CKA_APPLICATION is application. Objects
+ * whose label or value does not fit struct hsm_data are left out. *itemsp
+ * is an array of *countp items that the caller frees with free().
+ */
+hj_err hsm_data_list(struct hsm *hsm, const char *application,
+    struct hsm_data **itemsp, size_t *countp, struct hj_error *err);
+
+/* Creates a data object and returns its handle in *handlep. */
+hj_err hsm_data_create(struct hsm *hsm, const char *application,
+    const char *label, const uint8_t *value, size_t value_len,
+    unsigned long *handlep, struct hj_error *err);
+
+/* Destroys one object; an object that is already gone is not an error. */
+hj_err hsm_object_destroy(struct hsm *hsm, unsigned long handle,
+    struct hj_error *err);
+
 #endif

@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 #include "hsmjwt/error.h"
-#include "hsmjwt/keyring.h"
+#include "hsmjwt/keystore.h"
 
 struct http_context {
-	struct keyring *ring;
+	struct keystore *store;
 	uint32_t max_age;             /* Cache-Control max-age of the JWKS, seconds */
 	bool (*serving)(void *arg);   /* true while the service can sign */
 	void *serving_arg;

@@ -1,52 +1,79 @@
 /*
- * The key ring: the signing keys found in the token, their public JWKs and
- * kids, the key that signs for each algorithm, and the JWK Set document.
- *
- * A key ring is immutable once loaded, so worker threads read it without a
- * lock.
+ * The key ring: a snapshot of the keys in the token at one moment, with
+ * their public JWKs, kids, lifecycle times and states, and the JWK Set
+ * document. A snapshot is immutable and reference-counted, so worker
+ * threads read it without a lock while the key store (keystore.h) builds
+ * the next one.
  */
 #ifndef HSMJWT_KEYRING_H
 #define HSMJWT_KEYRING_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hsmjwt/alg.h"
 #include "hsmjwt/error.h"
 #include "hsmjwt/hsm.h"
 #include "hsmjwt/jwk.h"
+#include "hsmjwt/lifecycle.h"
 
-/* CKA_LABEL of every key that hsmjwt manages starts with this prefix. */
+/* CKA_LABEL of every key that hsmjwt manages is this prefix and the alg: "hsmjwt:ES256". */
 #define KEYRING_LABEL_PREFIX "hsmjwt:"
+/* CKA_APPLICATION of the lifecycle data objects. */
+#define KEYRING_APPLICATION "hsmjwt"
+/* CKA_LABEL of a lifecycle data object: this prefix and the key's CKA_ID in hex. */
+#define KEYRING_RECORD_PREFIX "hsmjwt-lifecycle:"
+
+#define KEYRING_KID_MAX (JWK_THUMBPRINT_LEN + 1)
+#define KEYRING_ID_HEX_MAX (2 * HSM_ID_MAX + 1)
 
 struct keyring;
 
 struct keyring_key {
-	char kid[JWK_THUMBPRINT_LEN + 1];   /* RFC 7638 thumbprint */
+	char kid[KEYRING_KID_MAX];          /* RFC 7638 thumbprint; HMAC: base64url CKA_ID */
+	char id_hex[KEYRING_ID_HEX_MAX];    /* CKA_ID in hex */
 	const struct jose_alg *alg;
 	struct hsm_key hsm_key;
-	char *public_jwk_json;              /* {"kty",...,"kid","use","alg"} */
+	char *public_jwk_json;              /* with kid, use, alg; NULL for HMAC keys */
+	struct lifecycle times;             /* as stored in the token */
+	unsigned long record_handle;        /* lifecycle data object */
+
+	/* At the time the snapshot was built. */
+	enum key_state state;
+	int64_t retire_at;                  /* effective; 0 while none is due */
+	int64_t unpublish_at;               /* effective; 0 while none is due */
+	int64_t grace;                      /* seconds from retirement to unpublishing */
 };
 
 /*
- * Loads the keys in hsm whose label starts with KEYRING_LABEL_PREFIX and
- * makes sure every algorithm in algs (count entries) has a key: a missing
- * one is generated when generate_missing, else the call fails with
- * HJ_ERR_CONFIG naming the algorithm. Every key must be sensitive and not
- * extractable. The key ring keeps a pointer to hsm, which must outlive it.
+ * Builds a snapshot from keys (count entries, copied) at time now: computes
+ * states and the JWK Set of the published keys. Each key's kid, alg,
+ * hsm_key, public_jwk_json (moved into the ring: set to NULL in the input),
+ * times, record_handle and grace must be set. The ring signs with hsm,
+ * which must outlive it. It starts with one reference.
  */
-hj_err keyring_load(struct hsm *hsm, const struct jose_alg *const *algs,
-    size_t count, bool generate_missing, struct keyring **ringp,
-    struct hj_error *err);
+hj_err keyring_build(struct hsm *hsm, struct keyring_key *keys, size_t count,
+    int64_t now, struct keyring **ringp, struct hj_error *err);
 
-void keyring_free(struct keyring *ring);
+/* Adds a reference to ring and returns it. */
+struct keyring *keyring_ref(struct keyring *ring);
+
+/* Drops a reference; the last one frees the ring. NULL is allowed. */
+void keyring_unref(struct keyring *ring);
 
 size_t keyring_key_count(const struct keyring *ring);
 const struct keyring_key *keyring_key_at(const struct keyring *ring, size_t i);
 
-/* Returns the key that signs for alg, or NULL when there is none. */
+/* Returns the key with kid, or NULL. */
+const struct keyring_key *keyring_find(const struct keyring *ring, const char *kid);
+
+/* Returns the key that signs for alg at time now, or NULL when none is active. */
 const struct keyring_key *keyring_signing_key(const struct keyring *ring,
-    const struct jose_alg *alg);
+    const struct jose_alg *alg, int64_t now);
+
+/* Returns the time at which the snapshot was built. */
+int64_t keyring_built_at(const struct keyring *ring);
 
 /*
  * Signs payload (a JSON claim set) with key as a compact JWS whose header
@@ -61,5 +88,15 @@ const char *keyring_jwks_json(const struct keyring *ring);
 
 /* Returns the strong ETag of the JWK Set document, quotes included. */
 const char *keyring_jwks_etag(const struct keyring *ring);
+
+/* Returns the token that the ring's keys live in. */
+struct hsm *keyring_hsm(const struct keyring *ring);
+
+/* Fills key's kid, public JWK and alg fields from its hsm_key; used by the key store. */
+hj_err keyring_key_describe(struct keyring_key *key, const struct jose_alg *alg,
+    struct hj_error *err);
+
+/* Frees the members of a key that keyring_key_describe() allocated. */
+void keyring_key_clear(struct keyring_key *key);
 
 #endif

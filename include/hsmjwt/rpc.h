@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "hsmjwt/error.h"
-#include "hsmjwt/keyring.h"
+#include "hsmjwt/keystore.h"
 #include "hsmjwt/profile.h"
 
 /* Services that one server offers. */
@@ -28,7 +28,7 @@ struct rpc_context {
 	const char *issuer;
 	const struct profile *profiles;
 	size_t profile_count;
-	struct keyring *ring;
+	struct keystore *store;
 	/* Returns true while the service can sign; drives the health status. */
 	bool (*serving)(void *arg);
 	void *serving_arg;

@@ -18,7 +18,7 @@
 #include "hsmjwt/config.h"
 #include "hsmjwt/hsm.h"
 #include "hsmjwt/http.h"
-#include "hsmjwt/keyring.h"
+#include "hsmjwt/keystore.h"
 #include "hsmjwt/log.h"
 #include "hsmjwt/rpc.h"
 #include "daemon.h"
@@ -31,7 +31,7 @@
 struct daemon {
 	struct config *cfg;
 	struct hsm *hsm;
-	struct keyring *ring;
+	struct keystore *store;
 	struct rpc_context rpc_ctx;
 	struct http_context http_ctx;
 	struct rpc_server *grpc;
@@ -152,36 +152,64 @@ daemon_open_hsm(struct daemon *d, struct hj_error *err)
 	return HJ_OK;
 }
 
-/* Loads the key ring with one key for each algorithm that a profile uses. */
+/* Collects each algorithm that a profile signs with and its largest max_ttl. */
+static size_t
+daemon_profile_algs(const struct config *cfg, struct keystore_alg *algs, size_t max)
+{
+	size_t count = 0, i, j;
+
+	for (i = 0; i < cfg->profile_count; i++) {
+		const struct profile *p = &cfg->profiles[i];
+
+		for (j = 0; j < count && algs[j].alg != p->alg; j++)
+			;
+		if (j == count && count == max)
+			continue;
+		if (j == count)
+			algs[count++] = (struct keystore_alg){ p->alg, 0 };
+		if (p->max_ttl > algs[j].max_ttl)
+			algs[j].max_ttl = p->max_ttl;
+	}
+	return count;
+}
+
+static void
+daemon_log_keys(struct daemon *d)
+{
+	struct keyring *ring = keystore_current(d->store);
+	size_t i;
+
+	for (i = 0; i < keyring_key_count(ring); i++) {
+		const struct keyring_key *key = keyring_key_at(ring, i);
+
+		log_event(LOG_LEVEL_INFO, "key", "kid=%s alg=%s state=%s activate_at=%lld",
+		    key->kid, key->alg->name, lifecycle_state_name(key->state),
+		    (long long)key->times.activate_at);
+	}
+	keyring_unref(ring);
+}
+
+/* Opens the key store with a key for each algorithm that a profile uses. */
 static hj_err
 daemon_load_keys(struct daemon *d, struct hj_error *err)
 {
-	const struct jose_alg *algs[16];
-	size_t count = 0, i, j;
-	const struct keyring_key *key;
+	struct keystore_alg algs[32];
+	struct keystore_options opts = {
+		.hsm = d->hsm,
+		.algs = algs,
+		.generate_missing = d->cfg->hsm_generate_missing_keys,
+		.pre_publish = d->cfg->keys_pre_publish,
+		.rotate_every = d->cfg->keys_rotate_every,
+		.refresh = d->cfg->keys_refresh,
+		.clock_skew = d->cfg->keys_clock_skew,
+	};
 	hj_err r;
 
-	for (i = 0; i < d->cfg->profile_count; i++) {
-		const struct jose_alg *alg = d->cfg->profiles[i].alg;
-
-		for (j = 0; j < count && algs[j] != alg; j++)
-			;
-		if (j == count && count < sizeof(algs) / sizeof(algs[0]))
-			algs[count++] = alg;
-	}
-
-	r = keyring_load(d->hsm, algs, count, d->cfg->hsm_generate_missing_keys,
-	    &d->ring, err);
-	if (r != HJ_OK)
-		return r;
-
-	for (i = 0; i < keyring_key_count(d->ring); i++) {
-		key = keyring_key_at(d->ring, i);
-		log_event(LOG_LEVEL_INFO, "key", "kid=%s alg=%s signing=%s",
-		    key->kid, key->alg->name,
-		    keyring_signing_key(d->ring, key->alg) == key ? "yes" : "no");
-	}
-	return HJ_OK;
+	opts.alg_count = daemon_profile_algs(d->cfg, algs, sizeof(algs) / sizeof(algs[0]));
+	r = keystore_open(&opts, &d->store, err);
+	if (r == HJ_OK)
+		daemon_log_keys(d);
+	return r;
 }
 
 static hj_err
@@ -213,12 +241,12 @@ daemon_start_servers(struct daemon *d, struct hj_error *err)
 		.issuer = d->cfg->issuer,
 		.profiles = d->cfg->profiles,
 		.profile_count = d->cfg->profile_count,
-		.ring = d->ring,
+		.store = d->store,
 		.serving = daemon_serving,
 		.serving_arg = d,
 	};
 	d->http_ctx = (struct http_context){
-		.ring = d->ring,
+		.store = d->store,
 		.max_age = d->cfg->keys_pre_publish,
 		.serving = daemon_serving,
 		.serving_arg = d,
@@ -250,7 +278,7 @@ daemon_stop(struct daemon *d)
 	rpc_server_free(d->admin);
 	rpc_server_free(d->grpc);
 	http_server_stop(d->http);
-	keyring_free(d->ring);
+	keystore_close(d->store);
 	hsm_close(d->hsm);
 	config_free(d->cfg);
 }

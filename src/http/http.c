@@ -63,7 +63,8 @@ http_send(struct MHD_Connection *conn, unsigned status, const char *content_type
 static unsigned
 http_jwks(struct http_server *s, struct MHD_Connection *conn, enum MHD_Result *ret)
 {
-	const char *etag = keyring_jwks_etag(s->ctx.ring);
+	struct keyring *ring = keystore_current(s->ctx.store);
+	const char *etag = keyring_jwks_etag(ring);
 	const char *if_none_match;
 	struct MHD_Response *response = NULL;
 	char cache_control[64];
@@ -75,9 +76,11 @@ http_jwks(struct http_server *s, struct MHD_Connection *conn, enum MHD_Result *r
 		status = MHD_HTTP_NOT_MODIFIED;
 
 	*ret = http_send(conn, status, status == MHD_HTTP_OK ? "application/json" : NULL,
-	    status == MHD_HTTP_OK ? keyring_jwks_json(s->ctx.ring) : "", &response);
-	if (response == NULL)
+	    status == MHD_HTTP_OK ? keyring_jwks_json(ring) : "", &response);
+	if (response == NULL) {
+		keyring_unref(ring);
 		return status;
+	}
 
 	snprintf(cache_control, sizeof(cache_control), "public, max-age=%u",
 	    (unsigned)s->ctx.max_age);
@@ -85,6 +88,7 @@ http_jwks(struct http_server *s, struct MHD_Connection *conn, enum MHD_Result *r
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
 	*ret = MHD_queue_response(conn, status, response);
 	MHD_destroy_response(response);
+	keyring_unref(ring);
 	return status;
 }
 

@@ -1,23 +1,21 @@
-/*
- * NOTE: key lifecycle times are not stored in the token yet. Every key found
- * is published, and for each algorithm the key with the smallest kid signs,
- * so that replicas opening the same token agree on it.
- */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "hsmjwt/b64url.h"
 #include "hsmjwt/buf.h"
 #include "hsmjwt/jws.h"
 #include "hsmjwt/keyring.h"
-#include "hsmjwt/log.h"
 
 struct keyring {
+	atomic_int refs;
 	struct hsm *hsm;
-	struct keyring_key *keys;     /* sorted by alg name, then kid */
+	int64_t built_at;
+	struct keyring_key *keys;          /* sorted by alg name, then kid */
+	struct lifecycle_key *lifecycle;   /* parallel to keys */
 	size_t count;
 	char *jwks_json;
 	char jwks_etag[JWK_THUMBPRINT_LEN + 3];
@@ -28,46 +26,41 @@ struct keyring_signer {
 	const struct keyring_key *key;
 };
 
-/* Returns the algorithm named in a label "hsmjwt:ALG" or "hsmjwt:ALG:...". */
-static const struct jose_alg *
-keyring_label_alg(const char *label)
-{
-	char name[HSM_LABEL_MAX];
-	size_t prefix_len = strlen(KEYRING_LABEL_PREFIX);
-	size_t len;
-
-	if (strncmp(label, KEYRING_LABEL_PREFIX, prefix_len) != 0)
-		return NULL;
-	label += prefix_len;
-	len = strcspn(label, ":");
-	if (len >= sizeof(name))
-		return NULL;
-	memcpy(name, label, len);
-	name[len] = '\0';
-	return jose_alg_find(name);
-}
-
 static json_t *
 keyring_public_jwk(const struct hsm_key *hk, struct hj_error *err)
 {
 	if (hk->kty == JOSE_KTY_EC)
 		return jwk_from_ec_point(hk->crv, hk->ec_point, hk->ec_point_len, err);
-	return jwk_from_rsa(hk->rsa_n, hk->rsa_n_len, hk->rsa_e, hk->rsa_e_len, err);
+	if (hk->kty == JOSE_KTY_RSA)
+		return jwk_from_rsa(hk->rsa_n, hk->rsa_n_len, hk->rsa_e, hk->rsa_e_len, err);
+	hj_error_set(err, HJ_ERR_INTERNAL, "key type %d has no public JWK", (int)hk->kty);
+	return NULL;
 }
 
-/* Fills key from a token key: kid, JWK with kid, use and alg. */
-static hj_err
-keyring_key_init(struct keyring_key *key, const struct hsm_key *hk,
-    const struct jose_alg *alg, struct hj_error *err)
+static void
+keyring_id_hex(const struct hsm_key *hk, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < hk->id_len && i < HSM_ID_MAX; i++) {
+		out[2 * i] = hex[hk->id[i] >> 4];
+		out[2 * i + 1] = hex[hk->id[i] & 0xf];
+	}
+	out[2 * i] = '\0';
+}
+
+hj_err
+keyring_key_describe(struct keyring_key *key, const struct jose_alg *alg,
+    struct hj_error *err)
 {
 	json_t *jwk = NULL;
 	hj_err r = HJ_ERR_NO_MEMORY;
 
-	memset(key, 0, sizeof(*key));
-	key->hsm_key = *hk;
 	key->alg = alg;
+	keyring_id_hex(&key->hsm_key, key->id_hex);
 
-	jwk = keyring_public_jwk(hk, err);
+	jwk = keyring_public_jwk(&key->hsm_key, err);
 	if (jwk == NULL) {
 		r = err != NULL ? err->code : HJ_ERR_INTERNAL;
 		goto out;
@@ -90,51 +83,11 @@ out:
 	return r;
 }
 
-/* Returns true when the token reports the private key as protected. */
-static bool
-keyring_key_protected(struct hsm *hsm, const struct hsm_key *hk,
-    const char *label)
+void
+keyring_key_clear(struct keyring_key *key)
 {
-	struct hsm_key_protection prot;
-	struct hj_error err;
-
-	if (hsm_key_protection(hsm, hk, &prot, &err) != HJ_OK) {
-		log_event(LOG_LEVEL_ERROR, "key_skipped", "label=%s reason=\"%s\"",
-		    label, err.message);
-		return false;
-	}
-	if (!prot.sensitive || prot.extractable) {
-		log_event(LOG_LEVEL_ERROR, "key_skipped",
-		    "label=%s reason=\"private key is not sensitive or is extractable; "
-		    "destroy it and let hsmjwt generate keys in the token\"", label);
-		return false;
-	}
-	return true;
-}
-
-/* Adds a token key to the ring unless it is unusable, which is logged. */
-static hj_err
-keyring_add(struct keyring *ring, const struct hsm_key *hk, struct hj_error *err)
-{
-	const struct jose_alg *alg = keyring_label_alg(hk->label);
-	char label[LOG_QUOTE_SIZE];
-	hj_err r;
-
-	log_quote(label, hk->label);
-	if (alg == NULL || !hsm_key_fits_alg(hk, alg)) {
-		log_event(LOG_LEVEL_WARN, "key_skipped",
-		    "label=%s reason=\"the label names no supported algorithm, or the "
-		    "key type does not fit it\"", label);
-		return HJ_OK;
-	}
-	if (!keyring_key_protected(ring->hsm, hk, label))
-		return HJ_OK;
-
-	r = keyring_key_init(&ring->keys[ring->count], hk, alg, err);
-	if (r != HJ_OK)
-		return r;
-	ring->count++;
-	return HJ_OK;
+	free(key->public_jwk_json);
+	key->public_jwk_json = NULL;
 }
 
 static int
@@ -146,43 +99,31 @@ keyring_key_compare(const void *a, const void *b)
 	return c != 0 ? c : strcmp(ka->kid, kb->kid);
 }
 
-static hj_err
-keyring_generate(struct keyring *ring, const struct jose_alg *alg,
-    struct hj_error *err)
+static bool
+keyring_is_published(const struct keyring_key *key)
 {
-	char label[HSM_LABEL_MAX];
-	struct hsm_key hk;
-	hj_err r;
-
-	snprintf(label, sizeof(label), "%s%s", KEYRING_LABEL_PREFIX, alg->name);
-	r = hsm_key_generate(ring->hsm, alg, label, &hk, err);
-	if (r != HJ_OK)
-		return r;
-	r = keyring_key_init(&ring->keys[ring->count], &hk, alg, err);
-	if (r != HJ_OK)
-		return r;
-
-	log_event(LOG_LEVEL_INFO, "key_generated", "kid=%s alg=%s label=%s",
-	    ring->keys[ring->count].kid, alg->name, label);
-	ring->count++;
-	return HJ_OK;
+	return key->public_jwk_json != NULL && key->state != KEY_STATE_EXPIRED;
 }
 
-/* Builds {"keys":[...]} and its ETag, the base64url SHA-256 of the document. */
+/* Builds {"keys":[...]} of the published keys and its ETag, the base64url SHA-256. */
 static hj_err
 keyring_build_jwks(struct keyring *ring, struct hj_error *err)
 {
 	uint8_t digest[32];
 	unsigned digest_len = sizeof(digest);
+	bool first = true;
 	struct buf b;
 	size_t i;
 
 	buf_init(&b);
 	buf_append_str(&b, "{\"keys\":[");
 	for (i = 0; i < ring->count; i++) {
-		if (i > 0)
+		if (!keyring_is_published(&ring->keys[i]))
+			continue;
+		if (!first)
 			buf_append(&b, ",", 1);
 		buf_append_str(&b, ring->keys[i].public_jwk_json);
+		first = false;
 	}
 	buf_append_str(&b, "]}");
 	if (buf_finish(&b, &ring->jwks_json, NULL) != HJ_OK)
@@ -197,85 +138,87 @@ keyring_build_jwks(struct keyring *ring, struct hj_error *err)
 	return HJ_OK;
 }
 
-/* Generates a key for each algorithm in algs that the ring has none of. */
-static hj_err
-keyring_fill_missing(struct keyring *ring, const struct jose_alg *const *algs,
-    size_t count, bool generate_missing, struct hj_error *err)
+/* Computes every key's state at now through the lifecycle rules. */
+static void
+keyring_compute_states(struct keyring *ring, int64_t now)
 {
 	size_t i;
-	hj_err r;
 
-	for (i = 0; i < count; i++) {
-		if (keyring_signing_key(ring, algs[i]) != NULL)
-			continue;
-		if (!generate_missing)
-			return hj_error_set(err, HJ_ERR_CONFIG,
-			    "no %s key in the token; generate one, or set "
-			    "hsm.generate_missing_keys: true", algs[i]->name);
-		if ((r = keyring_generate(ring, algs[i], err)) != HJ_OK)
-			return r;
+	for (i = 0; i < ring->count; i++) {
+		struct lifecycle_key *lk = &ring->lifecycle[i];
+
+		lk->alg = ring->keys[i].alg->name;
+		lk->kid = ring->keys[i].kid;
+		lk->times = ring->keys[i].times;
+		lk->grace = ring->keys[i].grace;
 	}
-	return HJ_OK;
+	lifecycle_compute(ring->lifecycle, ring->count, now);
+	for (i = 0; i < ring->count; i++) {
+		ring->keys[i].state = ring->lifecycle[i].state;
+		ring->keys[i].retire_at = ring->lifecycle[i].retire_at;
+		ring->keys[i].unpublish_at = ring->lifecycle[i].unpublish_at;
+	}
 }
 
 hj_err
-keyring_load(struct hsm *hsm, const struct jose_alg *const *algs, size_t count,
-    bool generate_missing, struct keyring **ringp, struct hj_error *err)
+keyring_build(struct hsm *hsm, struct keyring_key *keys, size_t count,
+    int64_t now, struct keyring **ringp, struct hj_error *err)
 {
 	struct keyring *ring = NULL;
-	struct hsm_key *found = NULL;
-	size_t found_count = 0, i;
+	size_t i;
 	hj_err r = HJ_ERR_NO_MEMORY;
 
 	*ringp = NULL;
-
 	ring = calloc(1, sizeof(*ring));
 	if (ring == NULL)
 		goto out;
+	atomic_init(&ring->refs, 1);
 	ring->hsm = hsm;
-
-	r = hsm_key_list(hsm, KEYRING_LABEL_PREFIX, &found, &found_count, err);
-	if (r != HJ_OK)
+	ring->built_at = now;
+	ring->keys = calloc(count + 1, sizeof(*ring->keys));
+	ring->lifecycle = calloc(count + 1, sizeof(*ring->lifecycle));
+	if (ring->keys == NULL || ring->lifecycle == NULL)
 		goto out;
 
-	/* Room for every key found and one new key per algorithm. */
-	r = HJ_ERR_NO_MEMORY;
-	ring->keys = calloc(found_count + count + 1, sizeof(*ring->keys));
-	if (ring->keys == NULL)
-		goto out;
-	for (i = 0; i < found_count; i++) {
-		if ((r = keyring_add(ring, &found[i], err)) != HJ_OK)
-			goto out;
+	for (i = 0; i < count; i++) {
+		ring->keys[i] = keys[i];
+		keys[i].public_jwk_json = NULL;
 	}
+	ring->count = count;
 	qsort(ring->keys, ring->count, sizeof(*ring->keys), keyring_key_compare);
-
-	if ((r = keyring_fill_missing(ring, algs, count, generate_missing, err)) != HJ_OK)
-		goto out;
-	qsort(ring->keys, ring->count, sizeof(*ring->keys), keyring_key_compare);
+	keyring_compute_states(ring, now);
 
 	if ((r = keyring_build_jwks(ring, err)) != HJ_OK)
 		goto out;
-
 	*ringp = ring;
 	ring = NULL;
 	r = HJ_OK;
 
 out:
-	free(found);
-	keyring_free(ring);
+	if (r == HJ_ERR_NO_MEMORY && err != NULL && err->code != HJ_ERR_NO_MEMORY)
+		hj_error_set(err, r, "out of memory building the key ring");
+	keyring_unref(ring);
 	return r;
 }
 
+struct keyring *
+keyring_ref(struct keyring *ring)
+{
+	atomic_fetch_add(&ring->refs, 1);
+	return ring;
+}
+
 void
-keyring_free(struct keyring *ring)
+keyring_unref(struct keyring *ring)
 {
 	size_t i;
 
-	if (ring == NULL)
+	if (ring == NULL || atomic_fetch_sub(&ring->refs, 1) != 1)
 		return;
 	for (i = 0; i < ring->count; i++)
-		free(ring->keys[i].public_jwk_json);
+		keyring_key_clear(&ring->keys[i]);
 	free(ring->keys);
+	free(ring->lifecycle);
 	free(ring->jwks_json);
 	free(ring);
 }
@@ -293,16 +236,30 @@ keyring_key_at(const struct keyring *ring, size_t i)
 }
 
 const struct keyring_key *
-keyring_signing_key(const struct keyring *ring, const struct jose_alg *alg)
+keyring_find(const struct keyring *ring, const char *kid)
 {
 	size_t i;
 
-	/* Keys are sorted, so the first of an algorithm has the smallest kid. */
 	for (i = 0; i < ring->count; i++) {
-		if (ring->keys[i].alg == alg)
+		if (strcmp(ring->keys[i].kid, kid) == 0)
 			return &ring->keys[i];
 	}
 	return NULL;
+}
+
+const struct keyring_key *
+keyring_signing_key(const struct keyring *ring, const struct jose_alg *alg,
+    int64_t now)
+{
+	long i = lifecycle_active_index(ring->lifecycle, ring->count, alg->name, now);
+
+	return i >= 0 ? &ring->keys[i] : NULL;
+}
+
+int64_t
+keyring_built_at(const struct keyring *ring)
+{
+	return ring->built_at;
 }
 
 static hj_err
@@ -336,4 +293,10 @@ const char *
 keyring_jwks_etag(const struct keyring *ring)
 {
 	return ring->jwks_etag;
+}
+
+struct hsm *
+keyring_hsm(const struct keyring *ring)
+{
+	return ring->hsm;
 }

@@ -87,18 +87,21 @@ static void
 token_service_issue(const struct rpc_context *ctx, const struct profile *profile,
     const Hsmjwt__V1__SignRequest *req, struct rpc_reply *reply)
 {
+	struct keyring *ring = keystore_current(ctx->store);
 	struct claims_result claims = { 0 };
 	struct claims_request creq;
 	const struct keyring_key *key;
+	int64_t now = (int64_t)time(NULL);
 	struct hj_error err;
 	char *token = NULL;
 
-	key = keyring_signing_key(ctx->ring, profile->alg);
+	key = keyring_signing_key(ring, profile->alg, now);
 	if (key == NULL) {
 		rpc_reply_status(reply, GRPC_STATUS_FAILED_PRECONDITION,
-		    "profile \"%s\": no active %s key; generate one or set "
-		    "hsm.generate_missing_keys", profile->name, profile->alg->name);
-		return;
+		    "profile \"%s\": no active %s key; generate one with "
+		    "hsmjwt keys generate --alg %s", profile->name, profile->alg->name,
+		    profile->alg->name);
+		goto out;
 	}
 	rpc_reply_log(reply, " kid=%s", key->kid);
 
@@ -109,8 +112,8 @@ token_service_issue(const struct rpc_context *ctx, const struct profile *profile
 	creq.ttl_seconds = req->ttl_seconds;
 
 	hj_error_clear(&err);
-	if (claims_build(profile, ctx->issuer, &creq, (int64_t)time(NULL), &claims, &err) != HJ_OK ||
-	    keyring_sign_compact(ctx->ring, key, claims.json, claims.json_len, &token, &err) != HJ_OK) {
+	if (claims_build(profile, ctx->issuer, &creq, now, &claims, &err) != HJ_OK ||
+	    keyring_sign_compact(ring, key, claims.json, claims.json_len, &token, &err) != HJ_OK) {
 		rpc_reply_error(reply, &err);
 		goto out;
 	}
@@ -120,6 +123,7 @@ token_service_issue(const struct rpc_context *ctx, const struct profile *profile
 out:
 	free(token);
 	claims_result_clear(&claims);
+	keyring_unref(ring);
 }
 
 void
@@ -164,6 +168,7 @@ token_service_get_jwks(const struct rpc_context *ctx,
 {
 	Hsmjwt__V1__GetJwksRequest *req = NULL;
 	Hsmjwt__V1__GetJwksResponse response = HSMJWT__V1__GET_JWKS_RESPONSE__INIT;
+	struct keyring *ring;
 
 	/* An empty message has no bytes, so a missing payload is accepted too. */
 	if (request->has_payload && request->len > 0) {
@@ -176,13 +181,16 @@ token_service_get_jwks(const struct rpc_context *ctx,
 		hsmjwt__v1__get_jwks_request__free_unpacked(req, NULL);
 	}
 
-	response.jwks_json = (char *)keyring_jwks_json(ctx->ring);
+	ring = keystore_current(ctx->store);
+	response.jwks_json = (char *)keyring_jwks_json(ring);
 	reply->body_len = hsmjwt__v1__get_jwks_response__get_packed_size(&response);
 	reply->body = malloc(reply->body_len);
 	if (reply->body == NULL) {
 		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
+		keyring_unref(ring);
 		return;
 	}
 	hsmjwt__v1__get_jwks_response__pack(&response, reply->body);
 	reply->status = GRPC_STATUS_OK;
+	keyring_unref(ring);
 }
