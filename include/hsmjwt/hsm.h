@@ -152,6 +152,13 @@ hj_err hsm_data_create(struct hsm *hsm, const char *application,
     const char *label, const uint8_t *value, size_t value_len,
     unsigned long *handlep, struct hj_error *err);
 
+/*
+ * Writes the RFC 7512 URI of key ("pkcs11:token=...;object=...;id=...")
+ * into out (size bytes; 512 is enough), for operators' tools.
+ */
+void hsm_key_uri(const struct hsm *hsm, const struct hsm_key *key, char *out,
+    size_t size);
+
 /* Destroys one object; an object that is already gone is not an error. */
 hj_err hsm_object_destroy(struct hsm *hsm, unsigned long handle,
     struct hj_error *err);

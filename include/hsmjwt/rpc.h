@@ -21,6 +21,7 @@
 enum rpc_services {
 	RPC_SERVICE_HEALTH = 1 << 0,
 	RPC_SERVICE_TOKEN = 1 << 1,
+	RPC_SERVICE_ADMIN = 1 << 2,
 };
 
 /* What the handlers read; owned by the daemon, which keeps it alive until rpc_server_free(). */

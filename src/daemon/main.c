@@ -220,7 +220,8 @@ daemon_start_admin(struct daemon *d, struct hj_error *err)
 
 	if (path != NULL && (r = listen_remove_stale_socket(path, err)) != HJ_OK)
 		return r;
-	r = rpc_server_start(d->cfg->listen_admin, RPC_SERVICE_HEALTH, 1, &d->rpc_ctx,
+	r = rpc_server_start(d->cfg->listen_admin, RPC_SERVICE_HEALTH | RPC_SERVICE_ADMIN, 2,
+	    &d->rpc_ctx,
 	    &d->admin, err);
 	if (r != HJ_OK)
 		return r;

@@ -1,6 +1,7 @@
 /*
  * Data objects and object destruction.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,4 +223,40 @@ hsm_object_destroy(struct hsm *hsm, unsigned long handle, struct hj_error *err)
 
 	return hsm_session_run(hsm, "destroy an object", hsm_object_destroy_run,
 	    &object, err);
+}
+
+/* Appends s to out percent-encoded as an RFC 7512 attribute value. */
+static void
+hsm_uri_append(char *out, size_t size, const uint8_t *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t used = strlen(out), i;
+
+	for (i = 0; i < len && used + 4 < size; i++) {
+		uint8_t c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+			out[used++] = (char)c;
+			continue;
+		}
+		out[used++] = '%';
+		out[used++] = hex[c >> 4];
+		out[used++] = hex[c & 0xf];
+	}
+	out[used] = '\0';
+}
+
+void
+hsm_key_uri(const struct hsm *hsm, const struct hsm_key *key, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (size < 64)
+		return;
+	snprintf(out, size, "pkcs11:token=");
+	hsm_uri_append(out, size, (const uint8_t *)hsm->token_label, strlen(hsm->token_label));
+	strncat(out, ";object=", size - strlen(out) - 1);
+	hsm_uri_append(out, size, (const uint8_t *)key->label, strlen(key->label));
+	strncat(out, ";id=", size - strlen(out) - 1);
+	hsm_uri_append(out, size, key->id, key->id_len);
 }

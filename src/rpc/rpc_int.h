@@ -68,6 +68,16 @@ void token_service_sign(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
 void token_service_get_jwks(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
+void key_admin_list(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
+void key_admin_generate(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
+void key_admin_rotate(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
+void key_admin_retire(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
+void key_admin_destroy(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
 void health_check(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
 

@@ -178,7 +178,11 @@ rpc_call_log(const struct rpc_call *c, const char *peer,
 	gpr_free(method);
 
 	if (reply->status == GRPC_STATUS_OK) {
-		log_event(LOG_LEVEL_INFO, "rpc", "method=%s caller=%s%s status=OK dur_us=%lld",
+		/* Probes check health every few seconds: keep them out of the info log. */
+		bool probe = c->method != NULL && c->method->service == RPC_SERVICE_HEALTH;
+
+		log_event(probe ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "rpc",
+		    "method=%s caller=%s%s status=OK dur_us=%lld",
 		    method_q, peer_q, reply->log_fields, (long long)rpc_elapsed_us(start));
 		return;
 	}

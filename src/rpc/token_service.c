@@ -7,16 +7,6 @@
 #include "hsmjwt.pb-c.h"
 #include "rpc_int.h"
 
-const struct rpc_method rpc_methods[] = {
-	{ "/hsmjwt.v1.TokenService/Sign", "Sign", RPC_SERVICE_TOKEN,
-	  token_service_sign, 8 },
-	{ "/hsmjwt.v1.TokenService/GetJwks", "GetJwks", RPC_SERVICE_TOKEN,
-	  token_service_get_jwks, 2 },
-	{ "/grpc.health.v1.Health/Check", "Health.Check", RPC_SERVICE_HEALTH,
-	  health_check, 2 },
-};
-const size_t rpc_method_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
-
 static const struct profile *
 token_service_find_profile(const struct rpc_context *ctx, const char *name)
 {
