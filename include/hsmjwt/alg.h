@@ -12,21 +12,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* JWK "kty" values (RFC 7518 section 6.1, RFC 8037 section 2). */
 enum jose_kty {
 	JOSE_KTY_EC,
 	JOSE_KTY_RSA,
+	JOSE_KTY_OKP,              /* Ed25519 for signing; X25519 for JWE recipients */
+	JOSE_KTY_OCT,              /* a secret key for HMAC, kept in the token */
 };
 
 struct jose_alg {
 	const char *name;          /* JWS "alg" value, such as "ES256" */
 	enum jose_kty kty;
-	const char *crv;           /* JWK "crv" for EC keys, else NULL */
-	int hash_nid;              /* OpenSSL NID of the hash (NID_sha256) */
+	const char *crv;           /* JWK "crv" for EC and OKP keys, else NULL */
+	int hash_nid;              /* OpenSSL NID of the hash; NID_undef for EdDSA */
 	bool prehash;              /* hash in software before C_Sign */
-	unsigned long mechanism;   /* CKM_ECDSA, CKM_SHA256_RSA_PKCS, ... */
+	unsigned long mechanism;   /* CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_EDDSA, ... */
 	bool pss;                  /* RSASSA-PSS: MGF1 with the same hash, salt = hash length */
 	size_t signature_len;      /* fixed signature length; 0 for RSA (modulus length) */
-	unsigned rsa_bits;         /* modulus length for newly generated RSA keys */
+
+	/*
+	 * Modulus length of newly generated RSA keys. Existing RSA keys of at
+	 * least 2048 bits are accepted for every RSA row.
+	 */
+	unsigned rsa_bits;
+	size_t secret_len;         /* HMAC: minimum and generated key length */
 };
 
 /* Returns the row for the JWS alg name, or NULL for "none" and unknown names. */

@@ -10,6 +10,7 @@
 #ifndef HSMJWT_CLAIMS_H
 #define HSMJWT_CLAIMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,22 @@ struct claims_result {
 hj_err claims_build(const struct profile *profile, const char *issuer,
     const struct claims_request *request, int64_t now,
     struct claims_result *result, struct hj_error *err);
+
+/* What a verified token's claims must satisfy. */
+struct claims_check {
+	const char *issuer;            /* "iss" must equal it */
+	const char *audience;          /* NULL or "": not checked; else in "aud" */
+	int64_t now;                   /* Unix seconds */
+	uint32_t clock_skew;           /* seconds allowed on "exp" and "nbf" */
+};
+
+/*
+ * Checks the registered claims of a verified payload: "exp" present and
+ * not passed, "nbf" (when present) reached, "iss", and "aud". A failure is
+ * HJ_ERR_INVALID_ARGUMENT with the reason in err.
+ */
+hj_err claims_verify(const char *payload, size_t len,
+    const struct claims_check *check, struct hj_error *err);
 
 /* Frees and cleanses the result's JSON. */
 void claims_result_clear(struct claims_result *result);

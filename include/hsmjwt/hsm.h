@@ -31,19 +31,24 @@ struct hsm_options {
 #define HSM_RSA_MODULUS_MAX 1024
 
 /*
- * A key pair in the token, with its public half read out. Handles are the
- * token's object handles, valid for the life of the struct hsm that listed
- * them unless the object is destroyed.
+ * A key in the token: a key pair with its public half read out, or a
+ * secret key for HMAC (kty JOSE_KTY_OCT), which has no public half. Handles
+ * are the token's object handles, valid for the life of the struct hsm that
+ * listed them unless the object is destroyed.
  */
 struct hsm_key {
 	uint8_t id[HSM_ID_MAX];             /* CKA_ID */
 	size_t id_len;
 	char label[HSM_LABEL_MAX];          /* CKA_LABEL, NUL-terminated */
 	enum jose_kty kty;
-	unsigned long private_handle;       /* CK_OBJECT_HANDLE */
+	unsigned long private_handle;       /* CK_OBJECT_HANDLE; OCT: secret key */
 	unsigned long public_handle;        /* CK_OBJECT_HANDLE; 0 if absent */
 
-	/* EC: the curve's JWK name and the uncompressed point 0x04 || X || Y. */
+	/*
+	 * EC: the curve's JWK name and the uncompressed point 0x04 || X || Y.
+	 * OKP: "Ed25519" and the 32-byte public key of RFC 8032, which is the
+	 * JWK "x". crv is NULL for a secret key.
+	 */
 	const char *crv;
 	uint8_t ec_point[HSM_EC_POINT_MAX];
 	size_t ec_point_len;
@@ -53,9 +58,11 @@ struct hsm_key {
 	size_t rsa_n_len;
 	uint8_t rsa_e[16];
 	size_t rsa_e_len;
+
+	size_t secret_len;                  /* OCT: CKA_VALUE_LEN in bytes */
 };
 
-/* Protection attributes of a private key, read back from the token. */
+/* Protection attributes of a private or secret key, read from the token. */
 struct hsm_key_protection {
 	bool sensitive;          /* CKA_SENSITIVE */
 	bool extractable;        /* CKA_EXTRACTABLE */
@@ -83,9 +90,10 @@ const char *hsm_token_description(const struct hsm *hsm);
 const char *hsm_module_description(const struct hsm *hsm);
 
 /*
- * Lists the private keys whose CKA_LABEL starts with label_prefix, each with
- * its public key (from the CKO_PUBLIC_KEY object with the same CKA_ID).
- * An EC key on an unknown curve, or whose point cannot be read, is listed
+ * Lists the private keys (EC, RSA, Ed25519) and the generic secret keys
+ * whose CKA_LABEL starts with label_prefix, each private key with its
+ * public key (from the CKO_PUBLIC_KEY object with the same CKA_ID). An EC or
+ * OKP key on an unknown curve, or whose point cannot be read, is listed
  * with crv NULL, so that hsm_key_fits_alg() rejects it but the caller can
  * log it. *keysp is an array of *countp keys that the caller frees with free().
  */
@@ -93,18 +101,24 @@ hj_err hsm_key_list(struct hsm *hsm, const char *label_prefix,
     struct hsm_key **keysp, size_t *countp, struct hj_error *err);
 
 /*
- * Generates a key pair for alg inside the token: CKA_TOKEN, CKA_PRIVATE,
+ * Generates a key for alg inside the token: CKA_TOKEN, CKA_PRIVATE,
  * CKA_SENSITIVE true, CKA_EXTRACTABLE false, a random 16-byte CKA_ID and
- * the given CKA_LABEL on both halves. *key describes the new pair.
+ * the given CKA_LABEL on both halves. For HMAC it is one generic secret key
+ * of alg->secret_len bytes with CKA_SIGN and CKA_VERIFY. *key describes the
+ * new key.
  */
 hj_err hsm_key_generate(struct hsm *hsm, const struct jose_alg *alg,
     const char *label, struct hsm_key *key, struct hj_error *err);
 
-/* Reads the protection attributes of key's private half. */
+/* Reads the protection attributes of key's private or secret key object. */
 hj_err hsm_key_protection(struct hsm *hsm, const struct hsm_key *key,
     struct hsm_key_protection *prot, struct hj_error *err);
 
-/* Returns true when key's type and size fit alg (an RSA key of at least 2048 bits for RS256). */
+/*
+ * Returns true when key's type and size fit alg: an EC key on alg->crv, an
+ * Ed25519 key for EdDSA, an RSA key of at least 2048 bits, a secret key of
+ * at least alg->secret_len bytes for HMAC.
+ */
 bool hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg);
 
 /*
@@ -118,6 +132,17 @@ bool hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg);
 hj_err hsm_sign(struct hsm *hsm, const struct hsm_key *key,
     const struct jose_alg *alg, const uint8_t *data, size_t data_len,
     uint8_t *sig, size_t *sig_len, struct hj_error *err);
+
+/*
+ * Verifies the JWS signature sig over data with key for alg inside the
+ * token (C_Verify), for HMAC keys whose secret never leaves it. A key pair
+ * verifies with its public key object. A signature that the token rejects
+ * (CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE) is HJ_ERR_INVALID_ARGUMENT
+ * "signature does not verify". Lost sessions are retried as in hsm_sign().
+ */
+hj_err hsm_verify(struct hsm *hsm, const struct hsm_key *key,
+    const struct jose_alg *alg, const uint8_t *data, size_t data_len,
+    const uint8_t *sig, size_t sig_len, struct hj_error *err);
 
 /* Returns false once the token reported that the login is gone. */
 bool hsm_is_logged_in(const struct hsm *hsm);

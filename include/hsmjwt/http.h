@@ -1,6 +1,7 @@
 /*
  * The HTTP endpoints for verifiers and probes, on libmicrohttpd:
  *   GET /.well-known/jwks.json   the JWK Set, with ETag and Cache-Control
+ *   GET /.well-known/openid-configuration   issuer, jwks_uri, signing algorithms
  *   GET /healthz                 200 while the service can sign, else 503
  */
 #ifndef HSMJWT_HTTP_H
@@ -14,6 +15,9 @@
 
 struct http_context {
 	struct keystore *store;
+	const char *issuer;
+	const char *const *algs;      /* signing algorithms of the profiles */
+	size_t alg_count;
 	uint32_t max_age;             /* Cache-Control max-age of the JWKS, seconds */
 	bool (*serving)(void *arg);   /* true while the service can sign */
 	void *serving_arg;

@@ -1,4 +1,7 @@
-/* Public JWKs (RFC 7517, RFC 7518 section 6) and RFC 7638 thumbprints. */
+/*
+ * Public JWKs (RFC 7517, RFC 7518 section 6, RFC 8037 section 2) and
+ * RFC 7638 thumbprints.
+ */
 #ifndef HSMJWT_JWK_H
 #define HSMJWT_JWK_H
 
@@ -26,13 +29,25 @@ json_t *jwk_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *e,
     size_t e_len, struct hj_error *err);
 
 /*
+ * Builds {"kty":"OKP","crv":crv,"x":...} from the raw public key x of
+ * x_len bytes: the RFC 8032 encoding for "Ed25519", the RFC 7748 u
+ * coordinate for "X25519" (32 bytes each). Returns a new reference, or NULL
+ * with err set.
+ */
+json_t *jwk_from_okp(const char *crv, const uint8_t *x, size_t x_len,
+    struct hj_error *err);
+
+/*
  * Computes the RFC 7638 SHA-256 thumbprint of a public JWK: its required
  * members in lexicographic order, compact, hashed, base64url-encoded into
  * out (JWK_THUMBPRINT_LEN + 1 bytes).
  */
 hj_err jwk_thumbprint(const json_t *jwk, char *out, struct hj_error *err);
 
-/* Converts a public EC or RSA JWK to an OpenSSL key that the caller frees. */
+/*
+ * Converts a public EC, RSA or OKP (Ed25519, X25519) JWK to an OpenSSL key
+ * that the caller frees. Private members such as "d" are ignored.
+ */
 hj_err jwk_to_pkey(const json_t *jwk, EVP_PKEY **pkeyp, struct hj_error *err);
 
 #endif

@@ -1,4 +1,7 @@
-/* Compact JWS (RFC 7515) signing through a callback, and software verification. */
+/*
+ * Compact JWS (RFC 7515) signing through a callback, and verification in
+ * software or through a callback.
+ */
 #ifndef HSMJWT_JWS_H
 #define HSMJWT_JWS_H
 
@@ -32,13 +35,33 @@ hj_err jws_sign_compact(const struct jose_alg *alg, const char *kid,
     char **tokenp, struct hj_error *err);
 
 /*
+ * Checks sig (sig_len bytes, in JWS form) over input with the key behind
+ * verifier. Returns HJ_OK when it verifies and HJ_ERR_INVALID_ARGUMENT when
+ * it does not; any other code is a failure of the verifier itself.
+ */
+typedef hj_err (*jws_verify_fn)(void *verifier, const uint8_t *input,
+    size_t input_len, const uint8_t *sig, size_t sig_len,
+    struct hj_error *err);
+
+/*
  * Verifies a compact JWS in software against key, requiring the header's
  * "alg" to equal alg->name. On success *payloadp is the decoded payload
  * (NUL-terminated, *payload_lenp bytes) that the caller frees. A token that
- * does not verify gets HJ_ERR_INVALID_ARGUMENT with the reason.
+ * does not verify gets HJ_ERR_INVALID_ARGUMENT with the reason. HMAC
+ * algorithms are rejected here: verify them with jws_verify_compact_with().
  */
 hj_err jws_verify_compact(const char *token, size_t token_len,
     const struct jose_alg *alg, EVP_PKEY *key, char **payloadp,
     size_t *payload_lenp, struct hj_error *err);
+
+/*
+ * Verifies a compact JWS like jws_verify_compact(), but checks the signature
+ * through verify, for keys that stay in the token (HMAC). The header is
+ * checked and a signature of the wrong fixed length rejected before verify
+ * is called.
+ */
+hj_err jws_verify_compact_with(const char *token, size_t token_len,
+    const struct jose_alg *alg, jws_verify_fn verify, void *verifier,
+    char **payloadp, size_t *payload_lenp, struct hj_error *err);
 
 #endif

@@ -83,6 +83,18 @@ hj_err keyring_sign_compact(struct keyring *ring,
     const struct keyring_key *key, const char *payload, size_t payload_len,
     char **tokenp, struct hj_error *err);
 
+/*
+ * Verifies the signature of a compact JWS with the published key named by
+ * its kid; the header's alg must be that key's algorithm, and "crit" is
+ * rejected. HMAC keys verify in the token. On success *keyp is the key and
+ * *payloadp the payload (NUL-terminated, freed by the caller). A token that
+ * does not verify is HJ_ERR_INVALID_ARGUMENT with the reason; a token
+ * failure is HJ_ERR_UNAVAILABLE.
+ */
+hj_err keyring_verify(struct keyring *ring, const char *token, size_t token_len,
+    const struct keyring_key **keyp, char **payloadp, size_t *payload_lenp,
+    struct hj_error *err);
+
 /* Returns the JWK Set document ({"keys":[...]}), compact, owned by ring. */
 const char *keyring_jwks_json(const struct keyring *ring);
 

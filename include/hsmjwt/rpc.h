@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hsmjwt/error.h"
 #include "hsmjwt/keystore.h"
@@ -30,6 +31,7 @@ struct rpc_context {
 	const struct profile *profiles;
 	size_t profile_count;
 	struct keystore *store;
+	uint32_t clock_skew;           /* seconds allowed on exp and nbf in Verify */
 	/* Returns true while the service can sign; drives the health status. */
 	bool (*serving)(void *arg);
 	void *serving_arg;

@@ -36,6 +36,8 @@ struct daemon {
 	struct http_context http_ctx;
 	struct rpc_server *grpc;
 	struct rpc_server *admin;
+	const char *alg_names[32];
+	size_t alg_count;
 	struct http_server *http;
 	unsigned workers;
 };
@@ -206,6 +208,8 @@ daemon_load_keys(struct daemon *d, struct hj_error *err)
 	hj_err r;
 
 	opts.alg_count = daemon_profile_algs(d->cfg, algs, sizeof(algs) / sizeof(algs[0]));
+	for (d->alg_count = 0; d->alg_count < opts.alg_count; d->alg_count++)
+		d->alg_names[d->alg_count] = algs[d->alg_count].alg->name;
 	r = keystore_open(&opts, &d->store, err);
 	if (r == HJ_OK)
 		daemon_log_keys(d);
@@ -243,11 +247,15 @@ daemon_start_servers(struct daemon *d, struct hj_error *err)
 		.profiles = d->cfg->profiles,
 		.profile_count = d->cfg->profile_count,
 		.store = d->store,
+		.clock_skew = d->cfg->keys_clock_skew,
 		.serving = daemon_serving,
 		.serving_arg = d,
 	};
 	d->http_ctx = (struct http_context){
 		.store = d->store,
+		.issuer = d->cfg->issuer,
+		.algs = d->alg_names,
+		.alg_count = d->alg_count,
 		.max_age = d->cfg->keys_pre_publish,
 		.serving = daemon_serving,
 		.serving_arg = d,

@@ -73,7 +73,7 @@ hj_err hsm_session_run(struct hsm *hsm, const char *action, hsm_session_fn fn,
 
 /* keyattr.c */
 bool hsm_rv_is_fatal(CK_RV rv);
-const unsigned char *hsm_curve_oid(const char *crv, size_t *oid_lenp);
+const unsigned char *hsm_curve_params(const char *crv, size_t *params_lenp);
 CK_RV hsm_key_read_private(struct hsm *hsm, CK_SESSION_HANDLE session,
     CK_OBJECT_HANDLE object, const char *prefix, struct hsm_key *key,
     bool *matchp, const char **callp);

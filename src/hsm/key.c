@@ -10,9 +10,10 @@
 #include "hsm_int.h"
 
 /*
- * Maximum number of private key objects that hsm_key_list() examines in
- * one call. NOTE: objects past this count are not listed. The limit is far
- * above the key count of one issuer, but a shared token could contain more.
+ * Maximum number of private and secret key objects that hsm_key_list()
+ * examines in one call. NOTE: objects past this count are not listed. The
+ * limit is far above the key count of one issuer, but a shared token could
+ * contain more.
  */
 #define HSM_FIND_MAX 100000
 #define HSM_FIND_BATCH 64
@@ -23,6 +24,7 @@ struct hsm_list_ctx {
 	const char *prefix;
 	CK_OBJECT_HANDLE *handles;
 	size_t handle_count;
+	size_t handle_cap;
 	struct hsm_key *keys;
 	size_t count;
 	size_t cap;
@@ -32,7 +34,7 @@ struct hsm_generate_ctx {
 	const struct jose_alg *alg;
 	const char *label;
 	uint8_t id[HSM_KEY_ID_LEN];
-	bool generated;            /* so a retry only reads the pair */
+	bool generated;            /* so a retry only reads the new key */
 	struct hsm_key *key;
 };
 
@@ -41,19 +43,31 @@ struct hsm_protection_ctx {
 	struct hsm_key_protection *prot;
 };
 
-/* Collects the handles of every private key object into ctx->handles. */
+/* Grows ctx->handles to room for one more batch after handle_count. */
 static CK_RV
-hsm_private_keys_find(struct hsm *hsm, CK_SESSION_HANDLE session,
-    struct hsm_list_ctx *ctx, const char **callp)
+hsm_handles_reserve(struct hsm_list_ctx *ctx)
 {
-	CK_OBJECT_CLASS class = CKO_PRIVATE_KEY;
+	CK_OBJECT_HANDLE *grown;
+	size_t cap = ctx->handle_count + HSM_FIND_BATCH;
+
+	if (cap <= ctx->handle_cap)
+		return CKR_OK;
+	grown = realloc(ctx->handles, cap * sizeof(*ctx->handles));
+	if (grown == NULL)
+		return CKR_HOST_MEMORY;
+	ctx->handles = grown;
+	ctx->handle_cap = cap;
+	return CKR_OK;
+}
+
+/* Appends the handles of every object of class to ctx->handles. */
+static CK_RV
+hsm_objects_find(struct hsm *hsm, CK_SESSION_HANDLE session,
+    CK_OBJECT_CLASS class, struct hsm_list_ctx *ctx, const char **callp)
+{
 	CK_ATTRIBUTE template[] = { { CKA_CLASS, &class, sizeof(class) } };
 	CK_ULONG found;
 	CK_RV rv;
-
-	ctx->handles = calloc(HSM_FIND_BATCH, sizeof(*ctx->handles));
-	if (ctx->handles == NULL)
-		return CKR_HOST_MEMORY;
 
 	*callp = "C_FindObjectsInit";
 	rv = hsm->p11->C_FindObjectsInit(session, template, 1);
@@ -61,25 +75,16 @@ hsm_private_keys_find(struct hsm *hsm, CK_SESSION_HANDLE session,
 		return rv;
 
 	*callp = "C_FindObjects";
-	for (;;) {
-		CK_OBJECT_HANDLE *grown;
-
+	while (ctx->handle_count + HSM_FIND_BATCH <= HSM_FIND_MAX) {
+		rv = hsm_handles_reserve(ctx);
+		if (rv != CKR_OK)
+			break;
 		found = 0;
 		rv = hsm->p11->C_FindObjects(session,
 		    ctx->handles + ctx->handle_count, HSM_FIND_BATCH, &found);
 		if (rv != CKR_OK || found == 0 || found > HSM_FIND_BATCH)
 			break;
 		ctx->handle_count += found;
-		if (ctx->handle_count + HSM_FIND_BATCH > HSM_FIND_MAX)
-			break;
-
-		grown = realloc(ctx->handles, (ctx->handle_count +
-		    HSM_FIND_BATCH) * sizeof(*ctx->handles));
-		if (grown == NULL) {
-			rv = CKR_HOST_MEMORY;
-			break;
-		}
-		ctx->handles = grown;
 	}
 	(void)hsm->p11->C_FindObjectsFinal(session);
 	return rv;
@@ -92,6 +97,7 @@ hsm_list_ctx_reset(struct hsm_list_ctx *ctx)
 	free(ctx->keys);
 	ctx->handles = NULL;
 	ctx->handle_count = 0;
+	ctx->handle_cap = 0;
 	ctx->keys = NULL;
 	ctx->count = 0;
 	ctx->cap = 0;
@@ -127,7 +133,9 @@ hsm_key_list_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	CK_RV rv;
 
 	hsm_list_ctx_reset(ctx);
-	rv = hsm_private_keys_find(hsm, session, ctx, callp);
+	rv = hsm_objects_find(hsm, session, CKO_PRIVATE_KEY, ctx, callp);
+	if (rv == CKR_OK)
+		rv = hsm_objects_find(hsm, session, CKO_SECRET_KEY, ctx, callp);
 	if (rv != CKR_OK)
 		return rv;
 
@@ -204,22 +212,56 @@ hsm_key_pair_generate(struct hsm *hsm, CK_SESSION_HANDLE session,
 		{ CKA_LABEL, (void *)ctx->label, label_len },
 	};
 	CK_ULONG public_count = sizeof(public) / sizeof(public[0]);
-	size_t oid_len;
-	const unsigned char *oid;
+	size_t params_len;
+	const unsigned char *params;
 
-	/* An EC key takes CKA_EC_PARAMS in place of the two RSA attributes. */
-	if (ctx->alg->kty == JOSE_KTY_EC) {
-		oid = hsm_curve_oid(ctx->alg->crv, &oid_len);
-		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+	/* EC and OKP keys take CKA_EC_PARAMS in place of the two RSA attributes. */
+	if (ctx->alg->kty != JOSE_KTY_RSA) {
+		params = hsm_curve_params(ctx->alg->crv, &params_len);
+		mech.mechanism = ctx->alg->kty == JOSE_KTY_OKP ?
+		    CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
 		public[public_count - 2].type = CKA_EC_PARAMS;
-		public[public_count - 2].pValue = (void *)oid;
-		public[public_count - 2].ulValueLen = oid_len;
+		public[public_count - 2].pValue = (void *)params;
+		public[public_count - 2].ulValueLen = params_len;
 		public_count--;
 	}
 
 	return hsm->p11->C_GenerateKeyPair(session, &mech, public,
 	    public_count, private, sizeof(private) / sizeof(private[0]),
 	    &ctx->key->public_handle, &ctx->key->private_handle);
+}
+
+/*
+ * Generates a generic secret key of alg->secret_len bytes for HMAC. It may
+ * sign and verify, nothing else: CKA_DERIVE is false, so that no derived
+ * key can carry its bits out of the token.
+ */
+static CK_RV
+hsm_secret_generate(struct hsm *hsm, CK_SESSION_HANDLE session,
+    struct hsm_generate_ctx *ctx)
+{
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_CLASS class = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_ULONG len = ctx->alg->secret_len;
+	CK_MECHANISM mech = { CKM_GENERIC_SECRET_KEY_GEN, NULL, 0 };
+	CK_ATTRIBUTE template[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_ID, ctx->id, sizeof(ctx->id) },
+		{ CKA_LABEL, (void *)ctx->label, strlen(ctx->label) },
+	};
+
+	return hsm->p11->C_GenerateKey(session, &mech, template,
+	    sizeof(template) / sizeof(template[0]), &ctx->key->private_handle);
 }
 
 static CK_RV
@@ -231,38 +273,48 @@ hsm_key_generate_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	CK_RV rv;
 
 	if (!ctx->generated) {
-		*callp = "C_GenerateKeyPair";
-		rv = hsm_key_pair_generate(hsm, session, ctx);
+		if (ctx->alg->kty == JOSE_KTY_OCT) {
+			*callp = "C_GenerateKey";
+			rv = hsm_secret_generate(hsm, session, ctx);
+		} else {
+			*callp = "C_GenerateKeyPair";
+			rv = hsm_key_pair_generate(hsm, session, ctx);
+		}
 		if (rv != CKR_OK)
 			return rv;
 		ctx->generated = true;
 	}
 
-	/* Keep the new pair's handles but clear what an earlier try read. */
+	/* Keep the new key's handles but clear what an earlier try read. */
 	key->crv = NULL;
 	key->ec_point_len = 0;
 	key->rsa_n_len = 0;
 	key->rsa_e_len = 0;
+	key->secret_len = 0;
 	return hsm_key_read_public(hsm, session, key, callp);
 }
 
-/* Checks that alg and label can make a key pair in this token. */
+/* Checks that alg and label can make a key in this token. */
 static hj_err
 hsm_key_generate_check(const struct jose_alg *alg, const char *label,
     struct hj_error *err)
 {
-	size_t oid_len;
+	size_t params_len;
 
 	if (label == NULL || label[0] == '\0' ||
 	    strlen(label) >= HSM_LABEL_MAX) {
 		return hj_error_set(err, HJ_ERR_INTERNAL, "key label must have "
 		    "1 to %d bytes", HSM_LABEL_MAX - 1);
 	}
-	if (alg->kty == JOSE_KTY_EC &&
-	    hsm_curve_oid(alg->crv, &oid_len) == NULL) {
+	if ((alg->kty == JOSE_KTY_EC || alg->kty == JOSE_KTY_OKP) &&
+	    hsm_curve_params(alg->crv, &params_len) == NULL) {
 		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: curve %s has no "
 		    "PKCS#11 parameters here", alg->name,
 		    alg->crv != NULL ? alg->crv : "(none)");
+	}
+	if (alg->kty == JOSE_KTY_OCT && alg->secret_len == 0) {
+		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: the algorithm "
+		    "table gives no secret key length", alg->name);
 	}
 	if (alg->kty == JOSE_KTY_RSA && alg->rsa_bits < HSM_RSA_BITS_MIN) {
 		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: RSA keys need "
@@ -299,16 +351,17 @@ hsm_key_generate(struct hsm *hsm, const struct jose_alg *alg,
 	snprintf(key->label, sizeof(key->label), "%s", label);
 	key->kty = alg->kty;
 
-	snprintf(action, sizeof(action), "generating %s key pair \"%s\"",
+	snprintf(action, sizeof(action), "generating %s key \"%s\"",
 	    alg->name, label);
 	if ((r = hsm_session_run(hsm, action, hsm_key_generate_run, &ctx,
 	    err)) != HJ_OK)
 		goto out;
 
 	if (!hsm_key_fits_alg(key, alg)) {
-		/* NOTE: the new pair stays in the token and is listed. */
+		/* NOTE: the new key stays in the token and is listed. */
 		r = hj_error_set(err, HJ_ERR_INTERNAL, "%s: the token returned "
-		    "no usable public key for the new pair", action);
+		    "no usable public key or key length for the new key",
+		    action);
 		goto out;
 	}
 	r = HJ_OK;
@@ -401,10 +454,17 @@ hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg)
 	if (key == NULL || alg == NULL || key->kty != alg->kty)
 		return false;
 
-	if (key->kty == JOSE_KTY_EC) {
+	switch (key->kty) {
+	case JOSE_KTY_EC:
+	case JOSE_KTY_OKP:
 		return key->crv != NULL && alg->crv != NULL &&
 		    key->ec_point_len > 0 && strcmp(key->crv, alg->crv) == 0;
+	case JOSE_KTY_RSA:
+		return key->rsa_e_len > 0 && hsm_integer_bits(key->rsa_n,
+		    key->rsa_n_len) >= HSM_RSA_BITS_MIN;
+	case JOSE_KTY_OCT:
+		return alg->secret_len > 0 &&
+		    key->secret_len >= alg->secret_len;
 	}
-	return key->rsa_e_len > 0 &&
-	    hsm_integer_bits(key->rsa_n, key->rsa_n_len) >= HSM_RSA_BITS_MIN;
+	return false;
 }

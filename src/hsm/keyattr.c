@@ -1,59 +1,75 @@
 /*
- * Reading key objects: label, id and type of a private key, and the public
- * half from the CKO_PUBLIC_KEY object with the same CKA_ID. Every length
- * that the token returns is checked against the buffers of struct hsm_key.
+ * Reading key objects: label, id and type of a private or secret key, the
+ * public half from the CKO_PUBLIC_KEY object with the same CKA_ID, and the
+ * length of a secret key. Every length that the token returns is checked
+ * against the buffers of struct hsm_key.
  */
 #include <string.h>
 
 #include "hsm_int.h"
 
-/* Maximum CKA_EC_PARAMS length read. The OIDs of hsm_curves are far shorter. */
+/* Maximum CKA_EC_PARAMS length read. The values of hsm_curves are far shorter. */
 #define HSM_EC_PARAMS_MAX 64
 /* Maximum OCTET STRING header around a point of HSM_EC_POINT_MAX bytes. */
 #define HSM_DER_HEADER_MAX 4
 
-/* Named curves, recognized by the DER OID in CKA_EC_PARAMS. */
+/*
+ * Named curves, recognized by their CKA_EC_PARAMS. PKCS#11 3.0 lets an
+ * Edwards curve be given by its DER OID or by its name as a DER
+ * PrintableString, and tokens differ in the form they return, so Ed25519
+ * has two rows. The first row of a curve gives the form used to generate
+ * keys.
+ */
 static const struct hsm_curve {
 	const char *crv;                 /* JWK "crv" */
-	unsigned char oid[10];           /* DER OBJECT IDENTIFIER */
-	size_t oid_len;
-	size_t point_len;                /* uncompressed point 0x04 || X || Y */
+	enum jose_kty kty;
+	unsigned char params[16];        /* DER CKA_EC_PARAMS */
+	size_t params_len;
+	size_t point_len;                /* EC: 0x04 || X || Y; OKP: raw key */
 } hsm_curves[] = {
 	/* prime256v1, 1.2.840.10045.3.1.7 */
-	{ "P-256",
+	{ "P-256", JOSE_KTY_EC,
 	    { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 },
 	    10, 65 },
 	/* secp384r1, 1.3.132.0.34 */
-	{ "P-384", { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 }, 7, 97 },
+	{ "P-384", JOSE_KTY_EC, { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 },
+	    7, 97 },
 	/* secp521r1, 1.3.132.0.35 */
-	{ "P-521", { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 }, 7, 133 },
+	{ "P-521", JOSE_KTY_EC, { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 },
+	    7, 133 },
+	/* id-Ed25519, 1.3.101.112 (RFC 8410) */
+	{ "Ed25519", JOSE_KTY_OKP, { 0x06, 0x03, 0x2b, 0x65, 0x70 }, 5, 32 },
+	/* PrintableString "edwards25519" */
+	{ "Ed25519", JOSE_KTY_OKP,
+	    { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1',
+	    '9' }, 14, 32 },
 };
 
 #define HSM_CURVE_COUNT (sizeof(hsm_curves) / sizeof(hsm_curves[0]))
 
 const unsigned char *
-hsm_curve_oid(const char *crv, size_t *oid_lenp)
+hsm_curve_params(const char *crv, size_t *params_lenp)
 {
 	size_t i;
 
-	*oid_lenp = 0;
+	*params_lenp = 0;
 	for (i = 0; crv != NULL && i < HSM_CURVE_COUNT; i++) {
 		if (strcmp(hsm_curves[i].crv, crv) == 0) {
-			*oid_lenp = hsm_curves[i].oid_len;
-			return hsm_curves[i].oid;
+			*params_lenp = hsm_curves[i].params_len;
+			return hsm_curves[i].params;
 		}
 	}
 	return NULL;
 }
 
 static const struct hsm_curve *
-hsm_curve_by_oid(const unsigned char *oid, size_t oid_len)
+hsm_curve_by_params(const unsigned char *params, size_t params_len)
 {
 	size_t i;
 
 	for (i = 0; i < HSM_CURVE_COUNT; i++) {
-		if (hsm_curves[i].oid_len == oid_len &&
-		    memcmp(hsm_curves[i].oid, oid, oid_len) == 0)
+		if (hsm_curves[i].params_len == params_len &&
+		    memcmp(hsm_curves[i].params, params, params_len) == 0)
 			return &hsm_curves[i];
 	}
 	return NULL;
@@ -132,25 +148,40 @@ hsm_der_octet_string(const uint8_t *der, size_t len)
 }
 
 /*
- * Finds the uncompressed point of point_len bytes in a CKA_EC_POINT value:
- * a DER OCTET STRING around it, as PKCS#11 2.40 specifies, or the raw point
- * that some tokens return. Returns NULL when the value is neither.
+ * Returns true when point (curve->point_len bytes) has the form of the
+ * curve: EC points must be uncompressed, OKP keys are any 32 bytes.
+ */
+static bool
+hsm_point_is_valid(const struct hsm_curve *curve, const uint8_t *point)
+{
+	return curve->kty != JOSE_KTY_EC || point[0] == 0x04;
+}
+
+/*
+ * Finds the point of the curve in a CKA_EC_POINT value: a DER OCTET STRING
+ * around it, as PKCS#11 2.40 and 3.0 specify, or the raw point that some
+ * tokens return. The two differ in length, so a raw Ed25519 key whose first
+ * bytes look like a DER header is still read as raw. Returns NULL when the
+ * value is neither.
  */
 static const uint8_t *
-hsm_ec_point_find(const uint8_t *value, size_t len, size_t point_len)
+hsm_ec_point_find(const uint8_t *value, size_t len,
+    const struct hsm_curve *curve)
 {
 	size_t offset = hsm_der_octet_string(value, len);
 
-	if (offset != 0 && len - offset == point_len && value[offset] == 0x04)
+	if (offset != 0 && len - offset == curve->point_len &&
+	    hsm_point_is_valid(curve, value + offset))
 		return value + offset;
-	if (len == point_len && value[0] == 0x04)
+	if (len == curve->point_len && hsm_point_is_valid(curve, value))
 		return value;
 	return NULL;
 }
 
 /*
- * Reads the curve and point of an EC public key. key->crv stays NULL when
- * the curve is unknown or the point cannot be read.
+ * Reads the curve and point of an EC or OKP public key. key->crv stays NULL
+ * when the curve is unknown, belongs to the other key type, or the point
+ * cannot be read.
  */
 static CK_RV
 hsm_key_read_ec(struct hsm *hsm, CK_SESSION_HANDLE session,
@@ -167,15 +198,15 @@ hsm_key_read_ec(struct hsm *hsm, CK_SESSION_HANDLE session,
 	    sizeof(params), &len);
 	if (rv != CKR_OK)
 		return hsm_rv_is_fatal(rv) ? rv : CKR_OK;
-	curve = hsm_curve_by_oid(params, len);
-	if (curve == NULL)
+	curve = hsm_curve_by_params(params, len);
+	if (curve == NULL || curve->kty != key->kty)
 		return CKR_OK;
 
 	rv = hsm_attr_read(hsm, session, object, CKA_EC_POINT, value,
 	    sizeof(value), &len);
 	if (rv != CKR_OK)
 		return hsm_rv_is_fatal(rv) ? rv : CKR_OK;
-	point = hsm_ec_point_find(value, len, curve->point_len);
+	point = hsm_ec_point_find(value, len, curve);
 	if (point == NULL || curve->point_len > sizeof(key->ec_point))
 		return CKR_OK;
 
@@ -231,6 +262,25 @@ hsm_key_read_rsa(struct hsm *hsm, CK_SESSION_HANDLE session,
 	return rv;
 }
 
+/*
+ * Reads the CKA_VALUE_LEN of a secret key into key->secret_len, which stays
+ * 0 when the token does not return it.
+ */
+static CK_RV
+hsm_key_read_secret(struct hsm *hsm, CK_SESSION_HANDLE session,
+    struct hsm_key *key)
+{
+	CK_ULONG len = 0;
+	CK_RV rv;
+
+	rv = hsm_attr_read_ulong(hsm, session, key->private_handle,
+	    CKA_VALUE_LEN, &len);
+	if (rv != CKR_OK)
+		return hsm_rv_is_fatal(rv) ? rv : CKR_OK;
+	key->secret_len = len;
+	return CKR_OK;
+}
+
 /* Finds the CKO_PUBLIC_KEY object whose CKA_ID equals key->id. */
 static CK_RV
 hsm_public_find(struct hsm *hsm, CK_SESSION_HANDLE session,
@@ -262,10 +312,11 @@ hsm_public_find(struct hsm *hsm, CK_SESSION_HANDLE session,
 }
 
 /*
- * Reads the public half of key into it. key->public_handle, when 0, is
- * looked up by CKA_ID first. Without a public object, the RSA modulus and
- * exponent come from the private object, which has them too. An EC key
- * without a public object gets no point and crv NULL.
+ * Reads the public half of key into it, or for a secret key its length.
+ * key->public_handle, when 0, is looked up by CKA_ID first. Without a
+ * public object, the RSA modulus and exponent come from the private object,
+ * which has them too. An EC or OKP key without a public object gets no
+ * point and crv NULL.
  */
 CK_RV
 hsm_key_read_public(struct hsm *hsm, CK_SESSION_HANDLE session,
@@ -274,6 +325,10 @@ hsm_key_read_public(struct hsm *hsm, CK_SESSION_HANDLE session,
 	CK_OBJECT_HANDLE object;
 	CK_RV rv;
 
+	if (key->kty == JOSE_KTY_OCT) {
+		*callp = "C_GetAttributeValue";
+		return hsm_key_read_secret(hsm, session, key);
+	}
 	if (key->public_handle == CK_INVALID_HANDLE) {
 		rv = hsm_public_find(hsm, session, key, &object, callp);
 		if (rv != CKR_OK)
@@ -285,15 +340,38 @@ hsm_key_read_public(struct hsm *hsm, CK_SESSION_HANDLE session,
 		object = key->private_handle;
 
 	*callp = "C_GetAttributeValue";
-	if (key->kty == JOSE_KTY_EC)
-		return hsm_key_read_ec(hsm, session, object, key);
-	return hsm_key_read_rsa(hsm, session, object, key);
+	if (key->kty == JOSE_KTY_RSA)
+		return hsm_key_read_rsa(hsm, session, object, key);
+	return hsm_key_read_ec(hsm, session, object, key);
+}
+
+/* Maps a PKCS#11 key type to a JWK key type. Returns false for others. */
+static bool
+hsm_key_type_kty(CK_KEY_TYPE type, enum jose_kty *ktyp)
+{
+	switch (type) {
+	case CKK_EC:
+		*ktyp = JOSE_KTY_EC;
+		return true;
+	case CKK_RSA:
+		*ktyp = JOSE_KTY_RSA;
+		return true;
+	case CKK_EC_EDWARDS:
+		*ktyp = JOSE_KTY_OKP;
+		return true;
+	case CKK_GENERIC_SECRET:
+		*ktyp = JOSE_KTY_OCT;
+		return true;
+	default:
+		return false;
+	}
 }
 
 /*
- * Reads the label, id and type of a private key into key. *matchp is false
- * when the label does not start with prefix, or the object cannot be used
- * (attributes missing or too long, a key type other than EC or RSA).
+ * Reads the label, id and type of a private or secret key into key.
+ * *matchp is false when the label does not start with prefix, or the
+ * object cannot be used (attributes missing or too long, a key type other
+ * than EC, RSA, EC_EDWARDS or GENERIC_SECRET).
  */
 CK_RV
 hsm_key_read_private(struct hsm *hsm, CK_SESSION_HANDLE session,
@@ -326,11 +404,7 @@ hsm_key_read_private(struct hsm *hsm, CK_SESSION_HANDLE session,
 	rv = hsm_attr_read_ulong(hsm, session, object, CKA_KEY_TYPE, &type);
 	if (rv != CKR_OK)
 		return hsm_rv_is_fatal(rv) ? rv : CKR_OK;
-	if (type == CKK_EC)
-		key->kty = JOSE_KTY_EC;
-	else if (type == CKK_RSA)
-		key->kty = JOSE_KTY_RSA;
-	else
+	if (!hsm_key_type_kty(type, &key->kty))
 		return CKR_OK;
 
 	*matchp = true;

@@ -1,7 +1,9 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "hsmjwt/http.h"
@@ -15,7 +17,32 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	struct http_context ctx;
 	int listen_fd;
+	char *discovery_json;         /* the OpenID configuration document */
 };
+
+/* Builds the discovery document; jwks_uri is the issuer URL with the JWKS path. */
+static char *
+http_discovery_build(const struct http_context *ctx)
+{
+	json_t *doc, *algs;
+	char jwks_uri[1024];
+	size_t len = strlen(ctx->issuer), i;
+	char *text;
+
+	while (len > 0 && ctx->issuer[len - 1] == '/')
+		len--;
+	snprintf(jwks_uri, sizeof(jwks_uri), "%.*s/.well-known/jwks.json", (int)len, ctx->issuer);
+
+	algs = json_array();
+	for (i = 0; i < ctx->alg_count; i++)
+		json_array_append_new(algs, json_string(ctx->algs[i]));
+	doc = json_pack("{s:s, s:s, s:o, s:[s], s:[s]}", "issuer", ctx->issuer,
+	    "jwks_uri", jwks_uri, "id_token_signing_alg_values_supported", algs,
+	    "response_types_supported", "id_token", "subject_types_supported", "public");
+	text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(doc);
+	return text;
+}
 
 /* Returns true when an If-None-Match value matches etag ("*", or one entry of a list). */
 static bool
@@ -115,6 +142,11 @@ http_route(struct http_server *s, struct MHD_Connection *conn, const char *metho
 	if (strcmp(url, "/.well-known/jwks.json") == 0)
 		return http_jwks(s, conn, ret);
 
+	if (strcmp(url, "/.well-known/openid-configuration") == 0) {
+		*ret = http_send(conn, MHD_HTTP_OK, "application/json", s->discovery_json, NULL);
+		return MHD_HTTP_OK;
+	}
+
 	if (strcmp(url, "/healthz") == 0) {
 		serving = s->ctx.serving == NULL || s->ctx.serving(s->ctx.serving_arg);
 		*ret = http_send(conn, serving ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -124,7 +156,8 @@ http_route(struct http_server *s, struct MHD_Connection *conn, const char *metho
 	}
 
 	*ret = http_send(conn, MHD_HTTP_NOT_FOUND, "text/plain",
-	    "not found; the endpoints are /.well-known/jwks.json and /healthz\n", NULL);
+	    "not found; the endpoints are /.well-known/jwks.json, "
+	    "/.well-known/openid-configuration and /healthz\n", NULL);
 	return MHD_HTTP_NOT_FOUND;
 }
 
@@ -169,6 +202,12 @@ http_server_start(int listen_fd, const struct http_context *ctx,
 	}
 	s->ctx = *ctx;
 	s->listen_fd = listen_fd;
+	s->discovery_json = http_discovery_build(ctx);
+	if (s->discovery_json == NULL) {
+		close(listen_fd);
+		free(s);
+		return hj_error_set(err, HJ_ERR_NO_MEMORY, "out of memory");
+	}
 
 	s->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handle, s,
@@ -179,6 +218,7 @@ http_server_start(int listen_fd, const struct http_context *ctx,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		close(listen_fd);
+		free(s->discovery_json);
 		free(s);
 		return hj_error_set(err, HJ_ERR_CONFIG,
 		    "cannot start the HTTP server (libmicrohttpd)");
@@ -200,5 +240,6 @@ http_server_stop(struct http_server *s)
 	MHD_stop_daemon(s->mhd);
 	if (fd >= 0)
 		close(fd);
+	free(s->discovery_json);
 	free(s);
 }

@@ -1,4 +1,7 @@
-/* Public EC and RSA JWKs (RFC 7518 section 6) and RFC 7638 thumbprints. */
+/*
+ * Public EC, RSA and OKP JWKs (RFC 7518 section 6, RFC 8037 section 2) and
+ * RFC 7638 thumbprints.
+ */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +42,18 @@ static const struct jwk_curve jwk_curves[] = {
 	{ "P-521", "secp521r1", 66 },
 };
 
+/* An OKP subtype (RFC 8037 section 2) that JWKs may name. */
+struct jwk_okp_curve {
+	const char *crv;          /* JWK "crv" */
+	const char *key_type;     /* OpenSSL key type name */
+	size_t x_len;             /* bytes of the raw public key */
+};
+
+static const struct jwk_okp_curve jwk_okp_curves[] = {
+	{ "Ed25519", "ED25519", 32 },
+	{ "X25519", "X25519", 32 },
+};
+
 static const struct jwk_curve *
 jwk_curve_find(const char *crv)
 {
@@ -49,6 +64,21 @@ jwk_curve_find(const char *crv)
 	for (i = 0; i < sizeof(jwk_curves) / sizeof(jwk_curves[0]); i++) {
 		if (strcmp(jwk_curves[i].crv, crv) == 0)
 			return &jwk_curves[i];
+	}
+	return NULL;
+}
+
+static const struct jwk_okp_curve *
+jwk_okp_curve_find(const char *crv)
+{
+	size_t i;
+
+	if (crv == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(jwk_okp_curves) / sizeof(jwk_okp_curves[0]);
+	    i++) {
+		if (strcmp(jwk_okp_curves[i].crv, crv) == 0)
+			return &jwk_okp_curves[i];
 	}
 	return NULL;
 }
@@ -143,6 +173,38 @@ jwk_from_rsa(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
 	return jwk;
 }
 
+json_t *
+jwk_from_okp(const char *crv, const uint8_t *x, size_t x_len,
+    struct hj_error *err)
+{
+	const struct jwk_okp_curve *curve = jwk_okp_curve_find(crv);
+	json_t *jwk = NULL;
+
+	if (curve == NULL) {
+		hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "OKP curve not supported for a JWK: use Ed25519 or X25519");
+		return NULL;
+	}
+	if (x == NULL || x_len != curve->x_len) {
+		hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "%s public key must be %zu bytes, got %zu bytes",
+		    curve->crv, curve->x_len, x_len);
+		return NULL;
+	}
+
+	jwk = json_object();
+	if (jwk == NULL ||
+	    json_object_set_new(jwk, "kty", json_string("OKP")) != 0 ||
+	    json_object_set_new(jwk, "crv", json_string(curve->crv)) != 0 ||
+	    !jwk_set_b64url(jwk, "x", x, x_len)) {
+		json_decref(jwk);
+		hj_error_set(err, HJ_ERR_NO_MEMORY,
+		    "out of memory building an OKP JWK");
+		return NULL;
+	}
+	return jwk;
+}
+
 /* Sets *valuep to the string member name of jwk. */
 static hj_err
 jwk_get_string(const json_t *jwk, const char *name, const char **valuep,
@@ -162,7 +224,7 @@ jwk_get_string(const json_t *jwk, const char *name, const char **valuep,
 	return HJ_OK;
 }
 
-/* Sets *ktyp to the key type of jwk, which must be "EC" or "RSA". */
+/* Sets *ktyp to the key type of jwk, which must be "EC", "RSA" or "OKP". */
 static hj_err
 jwk_get_kty(const json_t *jwk, enum jose_kty *ktyp, struct hj_error *err)
 {
@@ -181,9 +243,12 @@ jwk_get_kty(const json_t *jwk, enum jose_kty *ktyp, struct hj_error *err)
 		*ktyp = JOSE_KTY_EC;
 	else if (strcmp(kty, "RSA") == 0)
 		*ktyp = JOSE_KTY_RSA;
+	else if (strcmp(kty, "OKP") == 0)
+		*ktyp = JOSE_KTY_OKP;
 	else
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-		    "JWK \"kty\" not supported: use \"EC\" or \"RSA\"");
+		    "JWK \"kty\" not supported: use \"EC\", \"RSA\" or "
+		    "\"OKP\"");
 	return HJ_OK;
 }
 
@@ -216,6 +281,7 @@ jwk_append_required(struct buf *b, const json_t *jwk, struct hj_error *err)
 		"crv", "kty", "x", "y", NULL
 	};
 	static const char *const rsa_members[] = { "e", "kty", "n", NULL };
+	static const char *const okp_members[] = { "crv", "kty", "x", NULL };
 	const char *const *members;
 	enum jose_kty kty;
 	hj_err r;
@@ -224,7 +290,12 @@ jwk_append_required(struct buf *b, const json_t *jwk, struct hj_error *err)
 	r = jwk_get_kty(jwk, &kty, err);
 	if (r != HJ_OK)
 		return r;
-	members = kty == JOSE_KTY_EC ? ec_members : rsa_members;
+	if (kty == JOSE_KTY_EC)
+		members = ec_members;
+	else if (kty == JOSE_KTY_OKP)
+		members = okp_members;
+	else
+		members = rsa_members;
 
 	buf_append(b, "{", 1);
 	for (i = 0; members[i] != NULL; i++) {
@@ -486,6 +557,54 @@ out:
 	return r;
 }
 
+/*
+ * Imports an OKP public key. NOTE: OpenSSL 3.0 checks only the length of a
+ * raw Ed25519 key here, so an x that is not a curve point is accepted and
+ * then fails every signature verification.
+ */
+static hj_err
+jwk_okp_to_pkey(const json_t *jwk, EVP_PKEY **pkeyp, struct hj_error *err)
+{
+	hj_err r = HJ_ERR_INTERNAL;
+	const struct jwk_okp_curve *curve;
+	uint8_t *x = NULL;
+	size_t x_len = 0;
+	const char *crv;
+
+	r = jwk_get_string(jwk, "crv", &crv, err);
+	if (r != HJ_OK)
+		goto out;
+	curve = jwk_okp_curve_find(crv);
+	if (curve == NULL) {
+		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWK \"crv\" not supported for OKP: use Ed25519 or X25519");
+		goto out;
+	}
+
+	r = jwk_decode_member(jwk, "x", &x, &x_len, err);
+	if (r != HJ_OK)
+		goto out;
+	if (x_len != curve->x_len) {
+		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWK \"x\" is %zu bytes, expected %zu for %s", x_len,
+		    curve->x_len, curve->crv);
+		goto out;
+	}
+
+	*pkeyp = EVP_PKEY_new_raw_public_key_ex(NULL, curve->key_type, NULL,
+	    x, x_len);
+	if (*pkeyp == NULL) {
+		ERR_clear_error();
+		r = hj_error_set(err, HJ_ERR_INTERNAL,
+		    "OpenSSL could not import a %s public key", curve->crv);
+		goto out;
+	}
+	r = HJ_OK;
+out:
+	free(x);
+	return r;
+}
+
 hj_err
 jwk_to_pkey(const json_t *jwk, EVP_PKEY **pkeyp, struct hj_error *err)
 {
@@ -499,5 +618,7 @@ jwk_to_pkey(const json_t *jwk, EVP_PKEY **pkeyp, struct hj_error *err)
 
 	if (kty == JOSE_KTY_EC)
 		return jwk_ec_to_pkey(jwk, pkeyp, err);
+	if (kty == JOSE_KTY_OKP)
+		return jwk_okp_to_pkey(jwk, pkeyp, err);
 	return jwk_rsa_to_pkey(jwk, pkeyp, err);
 }

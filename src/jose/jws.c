@@ -1,6 +1,6 @@
 /*
- * Compact JWS (RFC 7515 section 7.1): signing through a callback and
- * verification in software with OpenSSL EVP.
+ * Compact JWS (RFC 7515 section 7.1): signing through a callback, and
+ * verification in software with OpenSSL EVP or through a callback.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +30,12 @@ struct jws_parts {
 	const char *signature;
 	size_t signature_len;
 	size_t signing_input_len;  /* header "." payload */
+};
+
+/* The key of jws_verify_compact(), as the context of jws_evp_verify_fn(). */
+struct jws_evp_verifier {
+	const struct jose_alg *alg;
+	EVP_PKEY *key;
 };
 
 /*
@@ -259,25 +265,13 @@ out:
 	return r;
 }
 
-/* Checks that key is of the type and, for EC, on the curve that alg names. */
+/* Checks that key is an EC key on the curve that alg names. */
 static hj_err
-jws_check_key(const struct jose_alg *alg, EVP_PKEY *key, struct hj_error *err)
+jws_check_ec_key(const struct jose_alg *alg, EVP_PKEY *key,
+    struct hj_error *err)
 {
 	char group[64];
 	int nid;
-
-	if (key == NULL)
-		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-		    "JWS verification key missing");
-
-	if (alg->kty == JOSE_KTY_RSA) {
-		if (!EVP_PKEY_is_a(key, "RSA") &&
-		    !EVP_PKEY_is_a(key, "RSA-PSS"))
-			return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-			    "JWS verification key is not an RSA key, "
-			    "as %s requires", alg->name);
-		return HJ_OK;
-	}
 
 	nid = EC_curve_nist2nid(alg->crv);
 	if (!EVP_PKEY_is_a(key, "EC") || nid == NID_undef ||
@@ -290,6 +284,38 @@ jws_check_key(const struct jose_alg *alg, EVP_PKEY *key, struct hj_error *err)
 		    "as %s requires", alg->crv, alg->name);
 	}
 	return HJ_OK;
+}
+
+/* Checks that key is of the type and, for EC, on the curve that alg names. */
+static hj_err
+jws_check_key(const struct jose_alg *alg, EVP_PKEY *key, struct hj_error *err)
+{
+	if (key == NULL)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWS verification key missing");
+
+	switch (alg->kty) {
+	case JOSE_KTY_EC:
+		return jws_check_ec_key(alg, key, err);
+	case JOSE_KTY_RSA:
+		if (!EVP_PKEY_is_a(key, "RSA") &&
+		    !EVP_PKEY_is_a(key, "RSA-PSS"))
+			return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+			    "JWS verification key is not an RSA key, "
+			    "as %s requires", alg->name);
+		return HJ_OK;
+	case JOSE_KTY_OKP:
+		if (!EVP_PKEY_is_a(key, "ED25519"))
+			return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+			    "JWS verification key is not an Ed25519 key, "
+			    "as %s requires", alg->name);
+		return HJ_OK;
+	case JOSE_KTY_OCT:
+		break;
+	}
+	return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+	    "JWS %s needs the secret key, which stays in the token: verify "
+	    "it with jws_verify_compact_with()", alg->name);
 }
 
 /*
@@ -362,19 +388,35 @@ jws_set_rsa_padding(const struct jose_alg *alg, EVP_PKEY_CTX *pctx,
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
 }
 
+/*
+ * Sets up ctx to verify with key for alg. Ed25519 takes no digest because
+ * it hashes the whole input itself (RFC 8032 section 5.1.7).
+ */
+static bool
+jws_evp_verify_init(const struct jose_alg *alg, EVP_PKEY *key,
+    EVP_MD_CTX *ctx)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *md = NULL;
+
+	if (alg->kty == JOSE_KTY_OKP)
+		return EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1;
+
+	md = EVP_get_digestbynid(alg->hash_nid);
+	if (md == NULL || EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key) != 1)
+		return false;
+	return alg->kty != JOSE_KTY_RSA || jws_set_rsa_padding(alg, pctx, md);
+}
+
 /* Runs EVP_DigestVerify over input with sig in the form OpenSSL expects. */
 static hj_err
 jws_evp_verify(const struct jose_alg *alg, EVP_PKEY *key, const uint8_t *input,
     size_t input_len, const uint8_t *sig, size_t sig_len, struct hj_error *err)
 {
 	hj_err r = HJ_ERR_INTERNAL;
-	const EVP_MD *md = EVP_get_digestbynid(alg->hash_nid);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
 
-	if (md == NULL || ctx == NULL ||
-	    EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key) != 1 ||
-	    (alg->kty == JOSE_KTY_RSA && !jws_set_rsa_padding(alg, pctx, md))) {
+	if (ctx == NULL || !jws_evp_verify_init(alg, key, ctx)) {
 		r = hj_error_set(err, HJ_ERR_INTERNAL,
 		    "JWS verification: OpenSSL could not set up %s",
 		    alg->name);
@@ -396,7 +438,7 @@ out:
 /* Verifies the decoded signature over the signing input. */
 static hj_err
 jws_verify_signature(const struct jose_alg *alg, EVP_PKEY *key,
-    const char *input, size_t input_len, const uint8_t *sig, size_t sig_len,
+    const uint8_t *input, size_t input_len, const uint8_t *sig, size_t sig_len,
     struct hj_error *err)
 {
 	hj_err r = HJ_ERR_INTERNAL;
@@ -410,7 +452,8 @@ jws_verify_signature(const struct jose_alg *alg, EVP_PKEY *key,
 			goto out;
 		sig = der;
 		sig_len = der_len;
-	} else if (sig_len != (size_t)EVP_PKEY_get_size(key)) {
+	} else if (alg->kty == JOSE_KTY_RSA &&
+	    sig_len != (size_t)EVP_PKEY_get_size(key)) {
 		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
 		    "JWS signature: %zu bytes, expected %d for the %d-bit "
 		    "RSA key", sig_len, EVP_PKEY_get_size(key),
@@ -418,17 +461,28 @@ jws_verify_signature(const struct jose_alg *alg, EVP_PKEY *key,
 		goto out;
 	}
 
-	r = jws_evp_verify(alg, key, (const uint8_t *)input, input_len, sig,
-	    sig_len, err);
+	r = jws_evp_verify(alg, key, input, input_len, sig, sig_len, err);
 out:
 	OPENSSL_free(der);
 	return r;
 }
 
-/* Checks the header of the split token, then its signature. */
+/* A jws_verify_fn over the OpenSSL key of jws_verify_compact(). */
 static hj_err
-jws_verify_parts(const struct jose_alg *alg, EVP_PKEY *key, const char *token,
-    const struct jws_parts *parts, struct hj_error *err)
+jws_evp_verify_fn(void *verifier, const uint8_t *input, size_t input_len,
+    const uint8_t *sig, size_t sig_len, struct hj_error *err)
+{
+	const struct jws_evp_verifier *evp = verifier;
+
+	return jws_verify_signature(evp->alg, evp->key, input, input_len, sig,
+	    sig_len, err);
+}
+
+/* Checks the header of the split token, then its signature through verify. */
+static hj_err
+jws_verify_parts(const struct jose_alg *alg, jws_verify_fn verify,
+    void *verifier, const char *token, const struct jws_parts *parts,
+    struct hj_error *err)
 {
 	hj_err r = HJ_ERR_INTERNAL;
 	uint8_t *header = NULL, *sig = NULL;
@@ -446,7 +500,13 @@ jws_verify_parts(const struct jose_alg *alg, EVP_PKEY *key, const char *token,
 	    parts->signature_len, &sig, &sig_len, err);
 	if (r != HJ_OK)
 		goto out;
-	r = jws_verify_signature(alg, key, token, parts->signing_input_len,
+	if (alg->signature_len != 0 && sig_len != alg->signature_len) {
+		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWS signature: %zu bytes, expected %zu for %s", sig_len,
+		    alg->signature_len, alg->name);
+		goto out;
+	}
+	r = verify(verifier, (const uint8_t *)token, parts->signing_input_len,
 	    sig, sig_len, err);
 out:
 	free(header);
@@ -459,6 +519,27 @@ jws_verify_compact(const char *token, size_t token_len,
     const struct jose_alg *alg, EVP_PKEY *key, char **payloadp,
     size_t *payload_lenp, struct hj_error *err)
 {
+	struct jws_evp_verifier evp = { alg, key };
+	hj_err r;
+
+	*payloadp = NULL;
+	*payload_lenp = 0;
+
+	r = jws_check_alg(alg, err);
+	if (r != HJ_OK)
+		return r;
+	r = jws_check_key(alg, key, err);
+	if (r != HJ_OK)
+		return r;
+	return jws_verify_compact_with(token, token_len, alg, jws_evp_verify_fn,
+	    &evp, payloadp, payload_lenp, err);
+}
+
+hj_err
+jws_verify_compact_with(const char *token, size_t token_len,
+    const struct jose_alg *alg, jws_verify_fn verify, void *verifier,
+    char **payloadp, size_t *payload_lenp, struct hj_error *err)
+{
 	hj_err r = HJ_ERR_INTERNAL;
 	struct jws_parts parts;
 	uint8_t *payload = NULL;
@@ -470,13 +551,15 @@ jws_verify_compact(const char *token, size_t token_len,
 	r = jws_check_alg(alg, err);
 	if (r != HJ_OK)
 		goto out;
-	r = jws_check_key(alg, key, err);
-	if (r != HJ_OK)
+	if (verify == NULL) {
+		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWS verification callback missing");
 		goto out;
+	}
 	r = jws_split(token, token_len, &parts, err);
 	if (r != HJ_OK)
 		goto out;
-	r = jws_verify_parts(alg, key, token, &parts, err);
+	r = jws_verify_parts(alg, verify, verifier, token, &parts, err);
 	if (r != HJ_OK)
 		goto out;
 

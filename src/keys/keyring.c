@@ -33,6 +33,8 @@ keyring_public_jwk(const struct hsm_key *hk, struct hj_error *err)
 		return jwk_from_ec_point(hk->crv, hk->ec_point, hk->ec_point_len, err);
 	if (hk->kty == JOSE_KTY_RSA)
 		return jwk_from_rsa(hk->rsa_n, hk->rsa_n_len, hk->rsa_e, hk->rsa_e_len, err);
+	if (hk->kty == JOSE_KTY_OKP)
+		return jwk_from_okp(hk->crv, hk->ec_point, hk->ec_point_len, err);
 	hj_error_set(err, HJ_ERR_INTERNAL, "key type %d has no public JWK", (int)hk->kty);
 	return NULL;
 }
@@ -59,6 +61,16 @@ keyring_key_describe(struct keyring_key *key, const struct jose_alg *alg,
 
 	key->alg = alg;
 	keyring_id_hex(&key->hsm_key, key->id_hex);
+
+	/* An HMAC key has no public half: its kid is its random CKA_ID, and it is never published. */
+	if (key->hsm_key.kty == JOSE_KTY_OCT) {
+		if (key->hsm_key.id_len == 0 ||
+		    b64url_encoded_len(key->hsm_key.id_len) >= sizeof(key->kid))
+			return hj_error_set(err, HJ_ERR_INTERNAL,
+			    "secret key %s has no usable CKA_ID for a kid", key->hsm_key.label);
+		b64url_encode_to(key->hsm_key.id, key->hsm_key.id_len, key->kid);
+		return HJ_OK;
+	}
 
 	jwk = keyring_public_jwk(&key->hsm_key, err);
 	if (jwk == NULL) {

@@ -66,6 +66,8 @@ void rpc_reply_log(struct rpc_reply *reply, const char *fmt, ...)
 /* Handlers. */
 void token_service_sign(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
+void token_service_verify(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
 void token_service_get_jwks(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
 void key_admin_list(const struct rpc_context *ctx,

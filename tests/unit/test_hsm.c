@@ -1,9 +1,9 @@
 /*
  * Unit tests for the PKCS#11 layer (src/hsm/) against a fresh SoftHSM2
  * token from the fixture. Signatures are verified with OpenSSL from the
- * public key that hsm_key_list() returns. Fault tests load the token
- * through the p11shim module (HSMJWT_TEST_SHIM), which fails chosen calls
- * on command.
+ * public key that hsm_key_list() returns, and HMAC signatures with
+ * hsm_verify() in the token. Fault tests load the token through the p11shim
+ * module (HSMJWT_TEST_SHIM), which fails chosen calls on command.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
@@ -29,6 +30,8 @@
 #include "hsmjwt/alg.h"
 #include "hsmjwt/b64url.h"
 #include "hsmjwt/hsm.h"
+#include "hsmjwt/jwk.h"
+#include "hsmjwt/jws.h"
 #include "softhsm_fixture.h"
 
 #define TEST_LABEL "hsmjwt-test"
@@ -176,6 +179,15 @@ test_public_pkey(const struct hsm_key *key)
 	EVP_PKEY *pkey = NULL;
 	BIGNUM *n = NULL, *e = NULL;
 
+	if (key->kty == JOSE_KTY_OKP) {
+		assert_int_equal(key->ec_point_len, 32);
+		pkey = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL,
+		    key->ec_point, key->ec_point_len);
+		assert_non_null(pkey);
+		OSSL_PARAM_BLD_free(bld);
+		return pkey;
+	}
+
 	assert_non_null(bld);
 	if (key->kty == JOSE_KTY_EC) {
 		assert_int_equal(OSSL_PARAM_BLD_push_utf8_string(bld,
@@ -229,19 +241,29 @@ test_ecdsa_der(const uint8_t *sig, size_t sig_len, uint8_t **derp)
 	return (size_t)len;
 }
 
-/* Returns 1 when OpenSSL verifies sig over data with the listed key. */
+/*
+ * Returns 1 when OpenSSL verifies sig over data with the listed key. An
+ * HMAC key has no public half: check those signatures with hsm_verify().
+ */
 static int
 test_verify(const struct hsm_key *key, const struct jose_alg *alg,
     const uint8_t *data, size_t data_len, const uint8_t *sig, size_t sig_len)
 {
-	const EVP_MD *md = EVP_get_digestbynid(alg->hash_nid);
-	EVP_PKEY *pkey = test_public_pkey(key);
+	const EVP_MD *md = NULL;
+	EVP_PKEY *pkey = NULL;
 	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pkey_ctx = NULL;
 	uint8_t *der = NULL;
 	int ok;
 
-	assert_non_null(md);
+	if (key->kty == JOSE_KTY_OCT)
+		fail_msg("test_verify cannot check the %s signature of secret "
+		    "key \"%s\" in software", alg->name, key->label);
+	if (key->kty != JOSE_KTY_OKP) {
+		md = EVP_get_digestbynid(alg->hash_nid);
+		assert_non_null(md);
+	}
+	pkey = test_public_pkey(key);
 	assert_non_null(md_ctx);
 	assert_int_equal(EVP_DigestVerifyInit(md_ctx, &pkey_ctx, md, NULL,
 	    pkey), 1);
@@ -842,10 +864,10 @@ import_find_slot(CK_FUNCTION_LIST_PTR p11)
 }
 
 /*
- * Writes a private and a public key object into the fixture token with the
- * test's own module calls. The module is already initialized and logged in
- * by an open struct hsm of this process, so the test's session shares that
- * login.
+ * Writes a private or secret key object and, unless public_count is 0, a
+ * public key object into the fixture token with the test's own module
+ * calls. The module is already initialized and logged in by an open struct
+ * hsm of this process, so the test's session shares that login.
  */
 static void
 import_objects(CK_ATTRIBUTE *private, CK_ULONG private_count,
@@ -868,8 +890,9 @@ import_objects(CK_ATTRIBUTE *private, CK_ULONG private_count,
 	    CKR_OK);
 	assert_int_equal(p11->C_CreateObject(session, private, private_count,
 	    &object), CKR_OK);
-	assert_int_equal(p11->C_CreateObject(session, public, public_count,
-	    &object), CKR_OK);
+	if (public_count > 0)
+		assert_int_equal(p11->C_CreateObject(session, public,
+		    public_count, &object), CKR_OK);
 	assert_int_equal(p11->C_CloseSession(session), CKR_OK);
 	dlclose(dl);
 }
@@ -923,58 +946,144 @@ import_rsa_jwk(const json_t *jwk)
 		OPENSSL_clear_free(parts[i].data, parts[i].len);
 }
 
+/* DER CKA_EC_PARAMS of the curves that the tests import. */
+static const CK_BYTE params_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+	0x3d, 0x03, 0x01, 0x07 };
+static const CK_BYTE params_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+	0x23 };
+static const CK_BYTE params_ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+static const CK_BYTE params_ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w',
+	'a', 'r', 'd', 's', '2', '5', '5', '1', '9' };
+
+/* How an EC or Ed25519 key is written into the token. */
+struct import_curve {
+	CK_KEY_TYPE type;          /* CKK_EC or CKK_EC_EDWARDS */
+	const CK_BYTE *params;     /* CKA_EC_PARAMS */
+	size_t params_len;
+	bool der_point;            /* CKA_EC_POINT in a DER OCTET STRING */
+};
+
 /*
- * Writes the P-256 key of the JWK into the token, labeled "rfc7515-a3",
- * with CKA_EC_POINT as the raw point, not wrapped in an OCTET STRING.
+ * Builds the CKA_EC_POINT of the JWK into point: 0x04 || x || y for EC, x
+ * for OKP, in a DER OCTET STRING (long form from 128 bytes on) when
+ * curve->der_point. Returns its length.
+ */
+static size_t
+import_point(const json_t *jwk, const struct import_curve *curve,
+    CK_BYTE *point, size_t cap)
+{
+	struct test_bytes x = vector_bytes(jwk, "x");
+	struct test_bytes y = { NULL, 0 };
+	size_t raw_len, header = 0, off;
+
+	if (curve->type == CKK_EC)
+		y = vector_bytes(jwk, "y");
+	raw_len = curve->type == CKK_EC ? 1 + x.len + y.len : x.len;
+	if (curve->der_point) {
+		point[0] = 0x04;
+		header = raw_len < 128 ? 2 : 3;
+		point[header - 1] = (CK_BYTE)raw_len;
+		if (header == 3)
+			point[1] = 0x81;
+	}
+	assert_true(header + raw_len <= cap);
+
+	off = header;
+	if (curve->type == CKK_EC)
+		point[off++] = 0x04;
+	memcpy(point + off, x.data, x.len);
+	if (y.data != NULL)
+		memcpy(point + off + x.len, y.data, y.len);
+	free(x.data);
+	free(y.data);
+	return header + raw_len;
+}
+
+/*
+ * Writes the key pair of an EC or OKP JWK into the token, with label as
+ * CKA_LABEL and CKA_ID.
  */
 static void
-import_ec_jwk_raw_point(const json_t *jwk)
+import_curve_jwk(const json_t *jwk, const struct import_curve *curve,
+    const char *label)
 {
-	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-		0x3d, 0x03, 0x01, 0x07 };
-	struct test_bytes x = vector_bytes(jwk, "x");
-	struct test_bytes y = vector_bytes(jwk, "y");
 	struct test_bytes d = vector_bytes(jwk, "d");
 	CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
 	CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
-	CK_KEY_TYPE ec = CKK_EC;
+	CK_KEY_TYPE type = curve->type;
 	CK_BBOOL yes = CK_TRUE;
-	CK_BYTE id[] = "rfc7515-a3";
-	char label[] = "rfc7515-a3";
-	CK_BYTE point[65];
+	CK_BYTE point[4 + 133];
+	size_t point_len = import_point(jwk, curve, point, sizeof(point));
 	CK_ATTRIBUTE private[] = {
 		{ CKA_CLASS, &private_class, sizeof(private_class) },
-		{ CKA_KEY_TYPE, &ec, sizeof(ec) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_ID, id, sizeof(id) - 1 },
-		{ CKA_LABEL, label, strlen(label) },
-		{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+		{ CKA_ID, (void *)label, strlen(label) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_EC_PARAMS, (void *)curve->params, curve->params_len },
 		{ CKA_VALUE, d.data, d.len },
 	};
 	CK_ATTRIBUTE public[] = {
 		{ CKA_CLASS, &public_class, sizeof(public_class) },
-		{ CKA_KEY_TYPE, &ec, sizeof(ec) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_ID, id, sizeof(id) - 1 },
-		{ CKA_LABEL, label, strlen(label) },
-		{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
-		{ CKA_EC_POINT, point, sizeof(point) },
+		{ CKA_ID, (void *)label, strlen(label) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_EC_PARAMS, (void *)curve->params, curve->params_len },
+		{ CKA_EC_POINT, point, point_len },
 	};
-
-	assert_int_equal(x.len, 32);
-	assert_int_equal(y.len, 32);
-	point[0] = 0x04;
-	memcpy(point + 1, x.data, 32);
-	memcpy(point + 33, y.data, 32);
 
 	import_objects(private, sizeof(private) / sizeof(private[0]), public,
 	    sizeof(public) / sizeof(public[0]));
 	OPENSSL_clear_free(d.data, d.len);
-	free(x.data);
-	free(y.data);
+}
+
+/*
+ * Writes the "k" of an oct JWK into the token as a generic secret key that
+ * signs and verifies, with label as CKA_LABEL and CKA_ID. Only a test
+ * imports a secret: hsmjwt generates its own in the token.
+ */
+static void
+import_secret_jwk(const json_t *jwk, const char *label)
+{
+	struct test_bytes k = vector_bytes(jwk, "k");
+	CK_OBJECT_CLASS class = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE secret[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_ID, (void *)label, strlen(label) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_VALUE, k.data, k.len },
+	};
+
+	import_objects(secret, sizeof(secret) / sizeof(secret[0]), NULL, 0);
+	OPENSSL_clear_free(k.data, k.len);
+}
+
+/* Lists the keys with label prefix and returns the only one, which the caller frees. */
+static struct hsm_key *
+list_one(struct hsm *hsm, const char *prefix)
+{
+	struct hsm_key *keys = NULL;
+	size_t count = 0;
+	struct hj_error err;
+
+	assert_hj_ok(hsm_key_list(hsm, prefix, &keys, &count, &err), &err);
+	if (count != 1)
+		fail_msg("%zu keys with label prefix \"%s\", expected 1", count,
+		    prefix);
+	return keys;
 }
 
 static void
@@ -994,7 +1103,7 @@ test_sign_rfc7515_a2(void **state)
 	assert_non_null(input);
 	import_rsa_jwk(json_object_get(vector, "jwk"));
 
-	assert_hj_ok(hsm_key_list(t->hsm, "rfc7515-", &keys, &count, &err),
+	assert_hj_ok(hsm_key_list(t->hsm, "rfc7515-a2", &keys, &count, &err),
 	    &err);
 	assert_int_equal(count, 1);
 	assert_int_equal(keys[0].rsa_n_len, n.len);
@@ -1028,12 +1137,14 @@ test_key_list_raw_point(void **state)
 	    "signing_input"));
 	struct test_bytes signature = vector_bytes(vector, "signature_b64u");
 	struct test_bytes x = vector_bytes(jwk, "x");
+	const struct import_curve raw_p256 = { CKK_EC, params_p256,
+		sizeof(params_p256), false };
 	struct hsm_key *keys = NULL;
 	size_t count = 0;
 	struct hj_error err;
 
 	assert_non_null(input);
-	import_ec_jwk_raw_point(jwk);
+	import_curve_jwk(jwk, &raw_p256, "rfc7515-a3");
 
 	assert_hj_ok(hsm_key_list(t->hsm, "rfc7515-a3", &keys, &count, &err),
 	    &err);

@@ -1,6 +1,7 @@
 /*
- * Unit tests for public JWKs and RFC 7638 thumbprints (src/jose/jwk.c).
- * Vectors are read from the folder named by HSMJWT_TEST_VECTORS.
+ * Unit tests for public JWKs and RFC 7638 thumbprints (src/jose/jwk.c),
+ * with EC, RSA and OKP (RFC 8037) keys. Vectors are read from the folder
+ * named by HSMJWT_TEST_VECTORS.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,6 +104,26 @@ test_jwk_thumbprint_ec_p256(void **state)
 	assert_thumbprint_vector("rfc7638/extra_EC_P-256_thumbprint.json");
 }
 
+/* RFC 8037 A.3: the thumbprint of the A.2 Ed25519 public key. */
+static void
+test_jwk_thumbprint_rfc8037(void **state)
+{
+	json_t *key = load_vector("rfc8037/A.2_public_key.json");
+	json_t *vector = load_vector("rfc8037/A.3_thumbprint.json");
+	char thumbprint[JWK_THUMBPRINT_LEN + 1];
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	if (jwk_thumbprint(json_object_get(key, "jwk"), thumbprint, &err) !=
+	    HJ_OK)
+		fail_msg("jwk_thumbprint failed on RFC 8037 A.2: %s",
+		    err.message);
+	assert_string_equal(thumbprint,
+	    string_member(vector, "thumbprint_b64u"));
+	json_decref(vector);
+	json_decref(key);
+}
+
 static void
 test_jwk_thumbprint_rejects(void **state)
 {
@@ -171,6 +192,103 @@ test_jwk_from_ec_point(void **state)
 	free(x);
 	free(y);
 	json_decref(vector);
+}
+
+/* RFC 7515 A.4: P-521 coordinates keep their leading zero byte (y has one). */
+static void
+test_jwk_from_ec_point_p521(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.4_ES512.json");
+	const json_t *expected = json_object_get(vector, "jwk");
+	uint8_t *x, *y, point[133];
+	size_t x_len = 0, y_len = 0;
+	struct hj_error err;
+	json_t *jwk;
+
+	x = decode_member(expected, "x", &x_len);
+	y = decode_member(expected, "y", &y_len);
+	assert_int_equal(x_len, 66);
+	assert_int_equal(y_len, 66);
+	assert_int_equal(y[0], 0x00);
+	point[0] = 0x04;
+	memcpy(point + 1, x, 66);
+	memcpy(point + 67, y, 66);
+
+	hj_error_clear(&err);
+	jwk = jwk_from_ec_point("P-521", point, sizeof(point), &err);
+	if (jwk == NULL)
+		fail_msg("jwk_from_ec_point failed: %s", err.message);
+	assert_string_equal(string_member(jwk, "crv"), "P-521");
+	assert_string_equal(string_member(jwk, "x"), string_member(expected, "x"));
+	assert_string_equal(string_member(jwk, "y"), string_member(expected, "y"));
+
+	json_decref(jwk);
+	free(x);
+	free(y);
+	json_decref(vector);
+}
+
+/* RFC 8037 A.2 built from its raw 32-byte key, with the A.3 thumbprint. */
+static void
+test_jwk_from_okp(void **state)
+{
+	json_t *vector = load_vector("rfc8037/A.2_public_key.json");
+	json_t *tp_vector = load_vector("rfc8037/A.3_thumbprint.json");
+	const json_t *expected = json_object_get(vector, "jwk");
+	char thumbprint[JWK_THUMBPRINT_LEN + 1];
+	uint8_t *x;
+	size_t x_len = 0;
+	struct hj_error err;
+	json_t *jwk;
+
+	x = decode_member(expected, "x", &x_len);
+	assert_int_equal(x_len, 32);
+
+	hj_error_clear(&err);
+	jwk = jwk_from_okp("Ed25519", x, x_len, &err);
+	if (jwk == NULL)
+		fail_msg("jwk_from_okp failed: %s", err.message);
+	assert_true(json_equal(jwk, expected));
+	assert_int_equal(json_object_size(jwk), 3);
+
+	assert_int_equal(jwk_thumbprint(jwk, thumbprint, &err), HJ_OK);
+	assert_string_equal(thumbprint,
+	    string_member(tp_vector, "thumbprint_b64u"));
+
+	json_decref(jwk);
+	free(x);
+	json_decref(tp_vector);
+	json_decref(vector);
+}
+
+static void
+test_jwk_from_okp_rejects(void **state)
+{
+	uint8_t x[33];
+	struct hj_error err;
+	json_t *jwk;
+
+	memset(x, 0x42, sizeof(x));
+	hj_error_clear(&err);
+	assert_null(jwk_from_okp("Ed25519", x, 31, &err));
+	assert_int_equal(err.code, HJ_ERR_INVALID_ARGUMENT);
+	assert_contains(err.message, "must be 32 bytes, got 31 bytes");
+	assert_null(jwk_from_okp("Ed25519", x, 33, &err));
+	assert_contains(err.message, "got 33 bytes");
+	assert_null(jwk_from_okp("Ed25519", NULL, 32, &err));
+	assert_contains(err.message, "must be 32 bytes");
+	assert_null(jwk_from_okp("Ed448", x, 32, &err));
+	assert_contains(err.message, "OKP curve not supported");
+	assert_null(jwk_from_okp("P-256", x, 32, &err));
+	assert_contains(err.message, "OKP curve not supported");
+	assert_null(jwk_from_okp(NULL, x, 32, &err));
+	assert_contains(err.message, "OKP curve not supported");
+
+	/* X25519 keys are JWE recipients; they build the same way. */
+	jwk = jwk_from_okp("X25519", x, 32, &err);
+	assert_non_null(jwk);
+	assert_string_equal(string_member(jwk, "crv"), "X25519");
+	json_decref(jwk);
 }
 
 static void
@@ -277,6 +395,65 @@ test_jwk_to_pkey_accepts(void **state)
 	assert_to_pkey_accepts("rfc7638/extra_EC_P-256_thumbprint.json", "EC", 256);
 	assert_to_pkey_accepts("rfc7638/3.1_thumbprint.json", "RSA", 2048);
 	assert_to_pkey_accepts("rfc7515/A.2_RS256.json", "RSA", 2048);
+	assert_to_pkey_accepts("rfc7515/A.4_ES512.json", "EC", 521);
+	assert_to_pkey_accepts("rfc8037/A.2_public_key.json", "ED25519", 256);
+}
+
+/* The imported Ed25519 key holds the JWK's x as its raw public key. */
+static void
+test_jwk_to_pkey_ed25519(void **state)
+{
+	json_t *vector = load_vector("rfc8037/A.1_private_key.json");
+	const json_t *jwk = json_object_get(vector, "jwk");
+	uint8_t *x, raw[32];
+	size_t x_len = 0, raw_len = sizeof(raw);
+	EVP_PKEY *key = NULL;
+	struct hj_error err;
+
+	x = decode_member(jwk, "x", &x_len);
+	hj_error_clear(&err);
+	if (jwk_to_pkey(jwk, &key, &err) != HJ_OK)
+		fail_msg("jwk_to_pkey failed on RFC 8037 A.1: %s", err.message);
+	assert_true(EVP_PKEY_is_a(key, "ED25519"));
+	assert_int_equal(EVP_PKEY_get_raw_public_key(key, raw, &raw_len), 1);
+	assert_int_equal(raw_len, x_len);
+	assert_memory_equal(raw, x, x_len);
+
+	/* The private "d" of A.1 is ignored: the key is public only. */
+	raw_len = sizeof(raw);
+	assert_int_not_equal(EVP_PKEY_get_raw_private_key(key, raw, &raw_len),
+	    1);
+
+	EVP_PKEY_free(key);
+	free(x);
+	json_decref(vector);
+}
+
+/* An X25519 key survives jwk_from_okp() and jwk_to_pkey(). */
+static void
+test_jwk_to_pkey_x25519(void **state)
+{
+	EVP_PKEY *original = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY *key = NULL;
+	uint8_t raw[32];
+	size_t raw_len = sizeof(raw);
+	struct hj_error err;
+	json_t *jwk;
+
+	assert_non_null(original);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(original, raw, &raw_len),
+	    1);
+	hj_error_clear(&err);
+	jwk = jwk_from_okp("X25519", raw, raw_len, &err);
+	assert_non_null(jwk);
+	if (jwk_to_pkey(jwk, &key, &err) != HJ_OK)
+		fail_msg("jwk_to_pkey failed on X25519: %s", err.message);
+	assert_true(EVP_PKEY_is_a(key, "X25519"));
+	assert_int_equal(EVP_PKEY_eq(original, key), 1);
+
+	json_decref(jwk);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(original);
 }
 
 /* Asserts that jwk_to_pkey rejects jwk with message in the error. */
@@ -498,18 +675,64 @@ test_jwk_to_pkey_bad_coordinates(void **state)
 	json_decref(ec);
 }
 
+static void
+test_jwk_to_pkey_okp_rejects(void **state)
+{
+	json_t *vector = load_vector("rfc8037/A.2_public_key.json");
+	json_t *jwk;
+
+	jwk = vector_jwk_with(vector, "crv", "Ed448");
+	assert_to_pkey_rejects(jwk, "JWK \"crv\" not supported for OKP");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "crv", "P-256");
+	assert_to_pkey_rejects(jwk, "JWK \"crv\" not supported for OKP");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "crv", NULL);
+	assert_to_pkey_rejects(jwk, "JWK \"crv\" missing or not a string");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "x", NULL);
+	assert_to_pkey_rejects(jwk, "JWK \"x\" missing or not a string");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "x",
+	    "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUQ");
+	assert_to_pkey_rejects(jwk, "JWK \"x\" is 31 bytes, expected 32 for "
+	    "Ed25519");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "x",
+	    "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	assert_to_pkey_rejects(jwk, "JWK \"x\": base64url padding");
+	json_decref(jwk);
+
+	/* An OKP key labelled EC names a curve that EC does not have. */
+	jwk = vector_jwk_with(vector, "kty", "EC");
+	assert_to_pkey_rejects(jwk, "JWK \"crv\" not supported: use P-256");
+	json_decref(jwk);
+	jwk = vector_jwk_with(vector, "kty", "okp");
+	assert_to_pkey_rejects(jwk, "JWK \"kty\" not supported");
+	json_decref(jwk);
+
+	json_decref(vector);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_jwk_thumbprint_rfc7638),
 		cmocka_unit_test(test_jwk_thumbprint_ec_p256),
+		cmocka_unit_test(test_jwk_thumbprint_rfc8037),
 		cmocka_unit_test(test_jwk_thumbprint_rejects),
 		cmocka_unit_test(test_jwk_from_ec_point),
+		cmocka_unit_test(test_jwk_from_ec_point_p521),
 		cmocka_unit_test(test_jwk_from_ec_point_rejects),
+		cmocka_unit_test(test_jwk_from_okp),
+		cmocka_unit_test(test_jwk_from_okp_rejects),
 		cmocka_unit_test(test_jwk_from_rsa_strips_zeros),
 		cmocka_unit_test(test_jwk_from_rsa_rejects_zero),
 		cmocka_unit_test(test_jwk_to_pkey_accepts),
+		cmocka_unit_test(test_jwk_to_pkey_ed25519),
+		cmocka_unit_test(test_jwk_to_pkey_x25519),
+		cmocka_unit_test(test_jwk_to_pkey_okp_rejects),
 		cmocka_unit_test(test_jwk_to_pkey_off_curve),
 		cmocka_unit_test(test_jwk_to_pkey_rsa_1024),
 		cmocka_unit_test(test_jwk_to_pkey_rsa_bad_exponent),

@@ -1,8 +1,9 @@
 /*
  * Unit tests for compact JWS (src/jose/jws.c) and the algorithm table
- * (src/jose/alg.c). RFC 7515 vectors are read from the folder named by
- * HSMJWT_TEST_VECTORS. Signing uses a software signer with OpenSSL keys
- * generated per test, so these tests need no token.
+ * (src/jose/alg.c). RFC 7515 and RFC 8037 vectors are read from the folder
+ * named by HSMJWT_TEST_VECTORS. Signing uses a software signer with OpenSSL
+ * keys generated per test, so these tests need no token. HMAC tokens are
+ * verified through jws_verify_compact_with() with a software callback.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include "hsmjwt/alg.h"
@@ -28,8 +32,12 @@
 /* A software key that signs like the key ring's HSM callback does. */
 struct soft_signer {
 	const struct jose_alg *alg;
-	EVP_PKEY *key;
-	size_t override_len;   /* non-zero: report this signature length */
+	EVP_PKEY *key;             /* EC, RSA and OKP */
+	uint8_t secret[64];        /* HMAC */
+	size_t secret_len;
+	size_t override_len;       /* non-zero: report this signature length */
+	int verify_calls;          /* calls of soft_verify() */
+	hj_err verify_result;      /* non-zero: soft_verify() returns this */
 };
 
 static void
@@ -111,20 +119,34 @@ ecdsa_der_to_raw(const uint8_t *der, size_t der_len, size_t half, uint8_t *raw)
 	ECDSA_SIG_free(esig);
 }
 
-/* A jws_sign_fn that signs with OpenSSL EVP. */
-static hj_err
-soft_sign(void *ctx, const uint8_t *input, size_t input_len, uint8_t *sig,
-    size_t *sig_len, struct hj_error *err)
+/* Computes the HMAC of input with the signer's secret into mac. */
+static size_t
+soft_hmac(const struct soft_signer *signer, const uint8_t *input,
+    size_t input_len, uint8_t *mac, size_t mac_cap)
 {
-	struct soft_signer *signer = ctx;
+	size_t mac_len = 0;
+
+	assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL,
+	    OBJ_nid2sn(signer->alg->hash_nid), NULL, signer->secret,
+	    signer->secret_len, input, input_len, mac, mac_cap, &mac_len));
+	return mac_len;
+}
+
+/* Signs with OpenSSL EVP into sig: DER for ECDSA. */
+static size_t
+soft_evp_sign(const struct soft_signer *signer, const uint8_t *input,
+    size_t input_len, uint8_t *sig, size_t sig_cap)
+{
 	const struct jose_alg *alg = signer->alg;
-	uint8_t der[JWS_SIGNATURE_MAX];
-	size_t der_len = sizeof(der);
+	const EVP_MD *md = NULL;
 	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
+	size_t sig_len = sig_cap;
 
+	if (alg->kty != JOSE_KTY_OKP)
+		md = EVP_get_digestbynid(alg->hash_nid);
 	assert_non_null(md_ctx);
-	assert_int_equal(EVP_DigestSignInit(md_ctx, &pctx, EVP_sha256(), NULL,
+	assert_int_equal(EVP_DigestSignInit(md_ctx, &pctx, md, NULL,
 	    signer->key), 1);
 	if (alg->pss) {
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx,
@@ -132,21 +154,59 @@ soft_sign(void *ctx, const uint8_t *input, size_t input_len, uint8_t *sig,
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
 		    RSA_PSS_SALTLEN_DIGEST), 1);
 	}
-	assert_int_equal(EVP_DigestSign(md_ctx, der, &der_len, input,
+	assert_int_equal(EVP_DigestSign(md_ctx, sig, &sig_len, input,
 	    input_len), 1);
 	EVP_MD_CTX_free(md_ctx);
+	return sig_len;
+}
+
+/* A jws_sign_fn that signs with OpenSSL. */
+static hj_err
+soft_sign(void *ctx, const uint8_t *input, size_t input_len, uint8_t *sig,
+    size_t *sig_len, struct hj_error *err)
+{
+	struct soft_signer *signer = ctx;
+	const struct jose_alg *alg = signer->alg;
+	uint8_t out[JWS_SIGNATURE_MAX];
+	size_t out_len;
+
+	if (alg->kty == JOSE_KTY_OCT)
+		out_len = soft_hmac(signer, input, input_len, out, sizeof(out));
+	else
+		out_len = soft_evp_sign(signer, input, input_len, out,
+		    sizeof(out));
 
 	if (alg->kty == JOSE_KTY_EC) {
 		assert_true(*sig_len >= alg->signature_len);
-		ecdsa_der_to_raw(der, der_len, alg->signature_len / 2, sig);
+		ecdsa_der_to_raw(out, out_len, alg->signature_len / 2, sig);
 		*sig_len = alg->signature_len;
 	} else {
-		assert_true(*sig_len >= der_len);
-		memcpy(sig, der, der_len);
-		*sig_len = der_len;
+		assert_true(*sig_len >= out_len);
+		memcpy(sig, out, out_len);
+		*sig_len = out_len;
 	}
 	if (signer->override_len != 0)
 		*sig_len = signer->override_len;
+	return HJ_OK;
+}
+
+/* A jws_verify_fn that checks an HMAC with the signer's secret. */
+static hj_err
+soft_verify(void *ctx, const uint8_t *input, size_t input_len,
+    const uint8_t *sig, size_t sig_len, struct hj_error *err)
+{
+	struct soft_signer *signer = ctx;
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	size_t mac_len;
+
+	signer->verify_calls++;
+	if (signer->verify_result != HJ_OK)
+		return hj_error_set(err, signer->verify_result,
+		    "soft_verify fails as the test asks");
+	mac_len = soft_hmac(signer, input, input_len, mac, sizeof(mac));
+	if (sig_len != mac_len || CRYPTO_memcmp(sig, mac, mac_len) != 0)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "HMAC signature does not verify");
 	return HJ_OK;
 }
 
@@ -154,14 +214,28 @@ static struct soft_signer
 soft_signer_new(const char *alg_name)
 {
 	struct soft_signer signer;
+	const struct jose_alg *alg = find_alg(alg_name);
 
 	memset(&signer, 0, sizeof(signer));
-	signer.alg = find_alg(alg_name);
-	if (signer.alg->kty == JOSE_KTY_EC)
-		signer.key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	else
+	signer.alg = alg;
+	switch (alg->kty) {
+	case JOSE_KTY_EC:
+		signer.key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", alg->crv);
+		break;
+	case JOSE_KTY_RSA:
 		signer.key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-		    (size_t)signer.alg->rsa_bits);
+		    (size_t)alg->rsa_bits);
+		break;
+	case JOSE_KTY_OKP:
+		signer.key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		break;
+	case JOSE_KTY_OCT:
+		signer.secret_len = alg->secret_len;
+		assert_true(signer.secret_len <= sizeof(signer.secret));
+		assert_int_equal(RAND_bytes(signer.secret,
+		    (int)signer.secret_len), 1);
+		return signer;
+	}
 	assert_non_null(signer.key);
 	return signer;
 }
@@ -256,6 +330,33 @@ verify(const char *token, const char *alg_name, EVP_PKEY *key,
 	return r;
 }
 
+/*
+ * Verifies token with the signer's key: in software, or for HMAC through
+ * soft_verify(). Returns the result, with err filled in.
+ */
+static hj_err
+verify_signer(const char *token, const char *alg_name,
+    struct soft_signer *signer, struct hj_error *err)
+{
+	char *payload = (char *)"not cleared";
+	size_t payload_len = 99;
+	hj_err r;
+
+	if (signer->alg->kty != JOSE_KTY_OCT)
+		return verify(token, alg_name, signer->key, err);
+
+	hj_error_clear(err);
+	r = jws_verify_compact_with(token, strlen(token),
+	    jose_alg_find(alg_name), soft_verify, signer, &payload,
+	    &payload_len, err);
+	if (r != HJ_OK) {
+		assert_null(payload);
+		assert_int_equal(payload_len, 0);
+	}
+	free(payload);
+	return r;
+}
+
 /* Asserts that token fails verification with message in the error. */
 static void
 assert_rejected(const char *token, const char *alg_name, EVP_PKEY *key,
@@ -269,8 +370,9 @@ assert_rejected(const char *token, const char *alg_name, EVP_PKEY *key,
 	assert_contains(err.message, message);
 }
 
+/* Asserts that the vector's compact JWS verifies as alg_name with its key. */
 static void
-assert_vector_verifies(const char *file)
+assert_vector_verifies(const char *file, const char *alg_name)
 {
 	json_t *vector = load_vector(file);
 	const char *compact = vector_string(vector, "compact");
@@ -281,9 +383,8 @@ assert_vector_verifies(const char *file)
 	struct hj_error err;
 
 	hj_error_clear(&err);
-	if (jws_verify_compact(compact, strlen(compact),
-	    find_alg(vector_string(vector, "alg")), key, &payload,
-	    &payload_len, &err) != HJ_OK)
+	if (jws_verify_compact(compact, strlen(compact), find_alg(alg_name),
+	    key, &payload, &payload_len, &err) != HJ_OK)
 		fail_msg("%s does not verify: %s", file, err.message);
 	assert_int_equal(payload_len, strlen(expected));
 	assert_memory_equal(payload, expected, payload_len);
@@ -297,21 +398,21 @@ assert_vector_verifies(const char *file)
 static void
 test_jws_rfc7515_a3_es256(void **state)
 {
-	assert_vector_verifies("rfc7515/A.3_ES256.json");
+	assert_vector_verifies("rfc7515/A.3_ES256.json", "ES256");
 }
 
 static void
 test_jws_rfc7515_a2_rs256(void **state)
 {
-	assert_vector_verifies("rfc7515/A.2_RS256.json");
+	assert_vector_verifies("rfc7515/A.2_RS256.json", "RS256");
 }
 
+/* Asserts that the vector's compact JWS fails with any of four bits flipped. */
 static void
-assert_flipped_bits_fail(const char *file)
+assert_flipped_bits_fail(const char *file, const char *alg)
 {
 	json_t *vector = load_vector(file);
 	const char *compact = vector_string(vector, "compact");
-	const char *alg = vector_string(vector, "alg");
 	EVP_PKEY *key = vector_key(vector);
 	char *token;
 
@@ -319,7 +420,7 @@ assert_flipped_bits_fail(const char *file)
 	assert_rejected(token, alg, key, "signature does not verify");
 	free(token);
 
-	token = flip_bit(compact, 1, 20);
+	token = flip_bit(compact, 1, 5);
 	assert_rejected(token, alg, key, "signature does not verify");
 	free(token);
 
@@ -338,13 +439,332 @@ assert_flipped_bits_fail(const char *file)
 static void
 test_jws_flipped_bit_es256(void **state)
 {
-	assert_flipped_bits_fail("rfc7515/A.3_ES256.json");
+	assert_flipped_bits_fail("rfc7515/A.3_ES256.json", "ES256");
 }
 
 static void
 test_jws_flipped_bit_rs256(void **state)
 {
-	assert_flipped_bits_fail("rfc7515/A.2_RS256.json");
+	assert_flipped_bits_fail("rfc7515/A.2_RS256.json", "RS256");
+}
+
+/* Decodes the header of token into a new NUL-terminated string. */
+static char *
+decode_header(const char *token)
+{
+	uint8_t *header = NULL;
+	size_t len = 0;
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	assert_int_equal(b64url_decode(token, (size_t)(strchr(token, '.') -
+	    token), &header, &len, &err), HJ_OK);
+	return (char *)header;
+}
+
+/* RFC 7515 A.4: S begins with a zero byte, which the 132 bytes must keep. */
+static void
+test_jws_rfc7515_a4_es512(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.4_ES512.json");
+	const char *compact = vector_string(vector, "compact");
+	const char *sig = strrchr(compact, '.') + 1;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	assert_int_equal(b64url_decode(sig, strlen(sig), &raw, &raw_len, &err),
+	    HJ_OK);
+	assert_int_equal(raw_len, 132);
+	assert_int_equal(raw[66], 0x00);
+
+	assert_vector_verifies("rfc7515/A.4_ES512.json", "ES512");
+	free(raw);
+	json_decref(vector);
+}
+
+static void
+test_jws_flipped_bit_es512(void **state)
+{
+	assert_flipped_bits_fail("rfc7515/A.4_ES512.json", "ES512");
+}
+
+/* Returns a soft signer for alg_name with the secret "k" of the vector's JWK. */
+static struct soft_signer
+vector_hmac_signer(const json_t *vector, const char *alg_name)
+{
+	const char *k = json_string_value(json_object_get(json_object_get(
+	    vector, "jwk"), "k"));
+	struct soft_signer signer;
+	uint8_t *secret = NULL;
+	size_t secret_len = 0;
+	struct hj_error err;
+
+	memset(&signer, 0, sizeof(signer));
+	signer.alg = find_alg(alg_name);
+	assert_non_null(k);
+	hj_error_clear(&err);
+	assert_int_equal(b64url_decode(k, strlen(k), &secret, &secret_len,
+	    &err), HJ_OK);
+	assert_true(secret_len <= sizeof(signer.secret));
+	memcpy(signer.secret, secret, secret_len);
+	signer.secret_len = secret_len;
+	OPENSSL_clear_free(secret, secret_len);
+	return signer;
+}
+
+static void
+test_jws_rfc7515_a1_hs256(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.1_HS256.json");
+	const char *compact = vector_string(vector, "compact");
+	const char *expected = vector_string(vector, "payload_utf8");
+	struct soft_signer signer = vector_hmac_signer(vector, "HS256");
+	char *payload = NULL;
+	size_t payload_len = 0;
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	if (jws_verify_compact_with(compact, strlen(compact), find_alg("HS256"),
+	    soft_verify, &signer, &payload, &payload_len, &err) != HJ_OK)
+		fail_msg("RFC 7515 A.1 does not verify: %s", err.message);
+	assert_int_equal(signer.verify_calls, 1);
+	assert_int_equal(payload_len, strlen(expected));
+	assert_memory_equal(payload, expected, payload_len);
+
+	free(payload);
+	json_decref(vector);
+}
+
+static void
+test_jws_flipped_bit_hs256(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.1_HS256.json");
+	const char *compact = vector_string(vector, "compact");
+	struct soft_signer signer = vector_hmac_signer(vector, "HS256");
+	const size_t spots[][2] = { { 1, 0 }, { 1, 20 }, { 2, 0 }, { 2, 31 } };
+	struct hj_error err;
+	char *token;
+	size_t i;
+
+	for (i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
+		token = flip_bit(compact, (int)spots[i][0], spots[i][1]);
+		assert_int_equal(verify_signer(token, "HS256", &signer, &err),
+		    HJ_ERR_INVALID_ARGUMENT);
+		assert_contains(err.message, "signature does not verify");
+		free(token);
+	}
+	json_decref(vector);
+}
+
+/* RFC 8037 A.5: the A.4 Ed25519 signature verifies with the A.2 public key. */
+static void
+test_jws_rfc8037_a5_eddsa(void **state)
+{
+	assert_vector_verifies("rfc8037/A.4_A.5_ed25519_signature.json",
+	    "EdDSA");
+}
+
+static void
+test_jws_flipped_bit_eddsa(void **state)
+{
+	assert_flipped_bits_fail("rfc8037/A.4_A.5_ed25519_signature.json",
+	    "EdDSA");
+}
+
+/*
+ * Signs with every row of the table, checks the header and the signature
+ * length, verifies, and rejects a changed payload and signature.
+ */
+static void
+test_jws_sign_every_alg(void **state)
+{
+	const char *claims = "{\"sub\":\"alice\"}";
+	const struct jose_alg *alg;
+	struct soft_signer signer;
+	char *token, *tampered, *header, expected[128];
+	uint8_t *sig;
+	size_t i, sig_len;
+	struct hj_error err;
+
+	for (i = 0; (alg = jose_alg_at(i)) != NULL; i++) {
+		signer = soft_signer_new(alg->name);
+		hj_error_clear(&err);
+		if (jws_sign_compact(alg, "k1", claims, strlen(claims),
+		    soft_sign, &signer, &token, &err) != HJ_OK)
+			fail_msg("jws_sign_compact %s failed: %s", alg->name,
+			    err.message);
+
+		header = decode_header(token);
+		snprintf(expected, sizeof(expected),
+		    "{\"alg\":\"%s\",\"kid\":\"k1\",\"typ\":\"JWT\"}", alg->name);
+		assert_string_equal(header, expected);
+		free(header);
+
+		assert_int_equal(b64url_decode(strrchr(token, '.') + 1,
+		    strlen(strrchr(token, '.') + 1), &sig, &sig_len, &err),
+		    HJ_OK);
+		if (alg->signature_len != 0)
+			assert_int_equal(sig_len, alg->signature_len);
+		else
+			assert_int_equal(sig_len, alg->rsa_bits / 8);
+		free(sig);
+
+		if (verify_signer(token, alg->name, &signer, &err) != HJ_OK)
+			fail_msg("%s token does not verify: %s", alg->name,
+			    err.message);
+
+		tampered = flip_bit(token, 1, 3);
+		assert_int_equal(verify_signer(tampered, alg->name, &signer,
+		    &err), HJ_ERR_INVALID_ARGUMENT);
+		assert_contains(err.message, "signature does not verify");
+		free(tampered);
+		tampered = flip_bit(token, 2, sig_len - 1);
+		assert_int_equal(verify_signer(tampered, alg->name, &signer,
+		    &err), HJ_ERR_INVALID_ARGUMENT);
+		assert_contains(err.message, "signature does not verify");
+		free(tampered);
+
+		free(token);
+		EVP_PKEY_free(signer.key);
+	}
+	assert_int_equal(i, 13);
+}
+
+/* HMAC needs the secret key in the token: the software path rejects it. */
+static void
+test_jws_hmac_needs_callback(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.1_HS256.json");
+	json_t *es256 = load_vector("rfc7515/A.3_ES256.json");
+	EVP_PKEY *ec_key = vector_key(es256);
+	const char *compact = vector_string(vector, "compact");
+
+	assert_rejected(compact, "HS256", ec_key,
+	    "needs the secret key, which stays in the token");
+	assert_rejected(compact, "HS256", NULL, "verification key missing");
+
+	EVP_PKEY_free(ec_key);
+	json_decref(es256);
+	json_decref(vector);
+}
+
+/* Checks that run before the callback keep it from being called. */
+static void
+test_jws_verify_with_checks(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.1_HS256.json");
+	json_t *none = load_vector("rfc7515/A.5_none.json");
+	const char *compact = vector_string(vector, "compact");
+	struct soft_signer signer = vector_hmac_signer(vector, "HS256");
+	char *payload = (char *)"not cleared", token[512], *part;
+	const char *sig = strrchr(compact, '.') + 1;
+	uint8_t *raw = NULL;
+	size_t payload_len = 99, raw_len = 0;
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	assert_int_equal(jws_verify_compact_with(compact, strlen(compact),
+	    find_alg("HS256"), NULL, NULL, &payload, &payload_len, &err),
+	    HJ_ERR_INVALID_ARGUMENT);
+	assert_contains(err.message, "callback missing");
+	assert_null(payload);
+	assert_int_equal(payload_len, 0);
+
+	/* The signature without its last byte. */
+	assert_int_equal(b64url_decode(sig, strlen(sig), &raw, &raw_len, &err),
+	    HJ_OK);
+	assert_int_equal(b64url_encode(raw, raw_len - 1, &part), HJ_OK);
+	snprintf(token, sizeof(token), "%.*s%s", (int)(sig - compact), compact,
+	    part);
+	free(part);
+	assert_int_equal(verify_signer(token, "HS256", &signer, &err),
+	    HJ_ERR_INVALID_ARGUMENT);
+	assert_contains(err.message, "31 bytes, expected 32 for HS256");
+
+	assert_int_equal(verify_signer(compact, "HS384", &signer, &err),
+	    HJ_ERR_INVALID_ARGUMENT);
+	assert_contains(err.message, "\"alg\" is not the expected HS384");
+	assert_int_equal(verify_signer(vector_string(none, "compact"), "HS256",
+	    &signer, &err), HJ_ERR_INVALID_ARGUMENT);
+	assert_contains(err.message, "alg \"none\" is not accepted");
+	assert_int_equal(signer.verify_calls, 0);
+
+	free(raw);
+	json_decref(none);
+	json_decref(vector);
+}
+
+/* An error of the callback itself reaches the caller unchanged. */
+static void
+test_jws_verify_with_error(void **state)
+{
+	json_t *vector = load_vector("rfc7515/A.1_HS256.json");
+	const char *compact = vector_string(vector, "compact");
+	struct soft_signer signer = vector_hmac_signer(vector, "HS256");
+	struct hj_error err;
+
+	signer.verify_result = HJ_ERR_UNAVAILABLE;
+	assert_int_equal(verify_signer(compact, "HS256", &signer, &err),
+	    HJ_ERR_UNAVAILABLE);
+	assert_int_equal(err.code, HJ_ERR_UNAVAILABLE);
+	assert_contains(err.message, "soft_verify fails");
+	assert_int_equal(signer.verify_calls, 1);
+	json_decref(vector);
+}
+
+/* Keys of the wrong type or curve for EdDSA, ES256 and ES512. */
+static void
+test_jws_key_type_mismatch(void **state)
+{
+	json_t *ed = load_vector("rfc8037/A.4_A.5_ed25519_signature.json");
+	json_t *es256 = load_vector("rfc7515/A.3_ES256.json");
+	json_t *es512 = load_vector("rfc7515/A.4_ES512.json");
+	EVP_PKEY *ed_key = vector_key(ed);
+	EVP_PKEY *p256_key = vector_key(es256);
+
+	assert_rejected(vector_string(ed, "compact"), "EdDSA", p256_key,
+	    "not an Ed25519 key, as EdDSA requires");
+	assert_rejected(vector_string(es256, "compact"), "ES256", ed_key,
+	    "not an EC key on P-256");
+	assert_rejected(vector_string(es512, "compact"), "ES512", p256_key,
+	    "not an EC key on P-521");
+	assert_rejected(vector_string(ed, "compact"), "ES256", p256_key,
+	    "\"alg\" is not the expected ES256");
+
+	EVP_PKEY_free(ed_key);
+	EVP_PKEY_free(p256_key);
+	json_decref(ed);
+	json_decref(es256);
+	json_decref(es512);
+}
+
+static void
+test_jws_eddsa_signature_length(void **state)
+{
+	json_t *vector = load_vector("rfc8037/A.4_A.5_ed25519_signature.json");
+	const char *compact = vector_string(vector, "compact");
+	const char *sig = strrchr(compact, '.') + 1;
+	EVP_PKEY *key = vector_key(vector);
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	char token[512], *part;
+	struct hj_error err;
+
+	hj_error_clear(&err);
+	assert_int_equal(b64url_decode(sig, strlen(sig), &raw, &raw_len, &err),
+	    HJ_OK);
+	assert_int_equal(raw_len, 64);
+	assert_int_equal(b64url_encode(raw, 63, &part), HJ_OK);
+	snprintf(token, sizeof(token), "%.*s%s", (int)(sig - compact), compact,
+	    part);
+	free(part);
+	assert_rejected(token, "EdDSA", key, "63 bytes, expected 64 for EdDSA");
+
+	free(raw);
+	EVP_PKEY_free(key);
+	json_decref(vector);
 }
 
 static void
@@ -545,20 +965,6 @@ test_jws_ecdsa_signature_length(void **state)
 	json_decref(es256);
 }
 
-/* Decodes the header of token into a new NUL-terminated string. */
-static char *
-decode_header(const char *token)
-{
-	uint8_t *header = NULL;
-	size_t len = 0;
-	struct hj_error err;
-
-	hj_error_clear(&err);
-	assert_int_equal(b64url_decode(token, (size_t)(strchr(token, '.') -
-	    token), &header, &len, &err), HJ_OK);
-	return (char *)header;
-}
-
 /* Signs payload with a new key for alg_name, verifies it and checks the header. */
 static void
 assert_sign_round_trip(const char *alg_name, const char *kid,
@@ -569,6 +975,7 @@ assert_sign_round_trip(const char *alg_name, const char *kid,
 	char *token = NULL, *payload = NULL, *header;
 	size_t payload_len = 0;
 	struct hj_error err;
+	hj_err r;
 
 	hj_error_clear(&err);
 	if (jws_sign_compact(signer.alg, kid, claims, strlen(claims), soft_sign,
@@ -579,8 +986,13 @@ assert_sign_round_trip(const char *alg_name, const char *kid,
 	header = decode_header(token);
 	assert_string_equal(header, expected_header);
 
-	if (jws_verify_compact(token, strlen(token), signer.alg, signer.key,
-	    &payload, &payload_len, &err) != HJ_OK)
+	if (signer.alg->kty == JOSE_KTY_OCT)
+		r = jws_verify_compact_with(token, strlen(token), signer.alg,
+		    soft_verify, &signer, &payload, &payload_len, &err);
+	else
+		r = jws_verify_compact(token, strlen(token), signer.alg,
+		    signer.key, &payload, &payload_len, &err);
+	if (r != HJ_OK)
 		fail_msg("%s token does not verify: %s", alg_name, err.message);
 	assert_int_equal(payload_len, strlen(claims));
 	assert_string_equal(payload, claims);
@@ -664,37 +1076,76 @@ test_jws_sign_bad_signer_length(void **state)
 	EVP_PKEY_free(signer.key);
 }
 
+/* Checks one row against the properties of its key type. */
+static void
+assert_alg_row(const struct jose_alg *alg)
+{
+	const EVP_MD *md = EVP_get_digestbynid(alg->hash_nid);
+	EC_GROUP *group;
+
+	switch (alg->kty) {
+	case JOSE_KTY_EC:
+		group = EC_GROUP_new_by_curve_name(EC_curve_nist2nid(alg->crv));
+		assert_non_null(group);
+		assert_int_equal(alg->signature_len,
+		    2 * (((size_t)EC_GROUP_get_degree(group) + 7) / 8));
+		assert_true(alg->prehash);
+		EC_GROUP_free(group);
+		break;
+	case JOSE_KTY_RSA:
+		assert_int_equal(alg->rsa_bits, 2048);
+		assert_int_equal(alg->signature_len, 0);
+		assert_false(alg->prehash);
+		break;
+	case JOSE_KTY_OKP:
+		assert_string_equal(alg->crv, "Ed25519");
+		assert_int_equal(alg->signature_len, 64);
+		assert_null(md);
+		break;
+	case JOSE_KTY_OCT:
+		assert_non_null(md);
+		assert_int_equal(alg->signature_len, EVP_MD_get_size(md));
+		assert_int_equal(alg->secret_len, EVP_MD_get_size(md));
+		assert_null(alg->crv);
+		break;
+	}
+}
+
 static void
 test_alg_find(void **state)
 {
+	static const char *const names[] = { "ES256", "ES384", "ES512",
+		"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA",
+		"HS256", "HS384", "HS512" };
+	static const char *const rejected[] = { "none", "None", "", "es256",
+		"ES256 ", "ES521", "EDDSA", "Ed25519", "HS1", "RS1", "A256KW",
+		"RSA-OAEP" };
 	const struct jose_alg *alg;
 	size_t i;
 
-	alg = jose_alg_find("ES256");
-	assert_non_null(alg);
-	assert_string_equal(alg->name, "ES256");
-	assert_int_equal(alg->kty, JOSE_KTY_EC);
-	assert_string_equal(alg->crv, "P-256");
-	assert_int_equal(alg->signature_len, 64);
-	assert_true(alg->prehash);
-
-	alg = jose_alg_find("PS256");
-	assert_non_null(alg);
-	assert_true(alg->pss);
-	assert_int_equal(alg->rsa_bits, 2048);
-
-	assert_null(jose_alg_find("none"));
-	assert_null(jose_alg_find("None"));
-	assert_null(jose_alg_find(""));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		alg = jose_alg_find(names[i]);
+		if (alg == NULL)
+			fail_msg("algorithm %s missing from the table",
+			    names[i]);
+		assert_string_equal(alg->name, names[i]);
+		assert_alg_row(alg);
+	}
+	for (i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
+		if (jose_alg_find(rejected[i]) != NULL)
+			fail_msg("jose_alg_find accepts \"%s\"", rejected[i]);
+	}
 	assert_null(jose_alg_find(NULL));
-	assert_null(jose_alg_find("es256"));
-	assert_null(jose_alg_find("ES256 "));
-	assert_null(jose_alg_find("HS256"));
+
+	alg = jose_alg_find("PS384");
+	assert_true(alg->pss);
+	assert_int_equal(alg->hash_nid, NID_sha384);
+	assert_false(jose_alg_find("RS384")->pss);
 
 	for (i = 0; jose_alg_at(i) != NULL; i++)
 		assert_ptr_equal(jose_alg_find(jose_alg_at(i)->name),
 		    jose_alg_at(i));
-	assert_int_equal(i, 3);
+	assert_int_equal(i, sizeof(names) / sizeof(names[0]));
 }
 
 int
@@ -705,6 +1156,18 @@ main(void)
 		cmocka_unit_test(test_jws_rfc7515_a2_rs256),
 		cmocka_unit_test(test_jws_flipped_bit_es256),
 		cmocka_unit_test(test_jws_flipped_bit_rs256),
+		cmocka_unit_test(test_jws_rfc7515_a4_es512),
+		cmocka_unit_test(test_jws_flipped_bit_es512),
+		cmocka_unit_test(test_jws_rfc7515_a1_hs256),
+		cmocka_unit_test(test_jws_flipped_bit_hs256),
+		cmocka_unit_test(test_jws_rfc8037_a5_eddsa),
+		cmocka_unit_test(test_jws_flipped_bit_eddsa),
+		cmocka_unit_test(test_jws_sign_every_alg),
+		cmocka_unit_test(test_jws_hmac_needs_callback),
+		cmocka_unit_test(test_jws_verify_with_checks),
+		cmocka_unit_test(test_jws_verify_with_error),
+		cmocka_unit_test(test_jws_key_type_mismatch),
+		cmocka_unit_test(test_jws_eddsa_signature_length),
 		cmocka_unit_test(test_jws_rfc7515_a5_none),
 		cmocka_unit_test(test_jws_none_row_rejected),
 		cmocka_unit_test(test_jws_alg_mismatch),
