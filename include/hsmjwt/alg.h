@@ -16,17 +16,17 @@
 enum jose_kty {
 	JOSE_KTY_EC,
 	JOSE_KTY_RSA,
-	JOSE_KTY_OKP,              /* Ed25519 for signing; X25519 for JWE recipients */
-	JOSE_KTY_OCT,              /* a secret key for HMAC, kept in the token */
+	JOSE_KTY_OKP,              /* Ed25519 (JWS) and X25519 (JWE) */
+	JOSE_KTY_OCT,              /* HMAC secret key, kept in the token */
 };
 
 struct jose_alg {
 	const char *name;          /* JWS "alg" value, such as "ES256" */
 	enum jose_kty kty;
-	const char *crv;           /* JWK "crv" for EC and OKP keys, else NULL */
-	int hash_nid;              /* OpenSSL NID of the hash; NID_undef for EdDSA */
+	const char *crv;           /* JWK "crv" of EC and OKP keys, else NULL */
+	int hash_nid;              /* OpenSSL hash NID, NID_undef for EdDSA */
 	bool prehash;              /* hash in software before C_Sign */
-	unsigned long mechanism;   /* CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_EDDSA, ... */
+	unsigned long mechanism;   /* CKM_ECDSA, CKM_EDDSA, ... */
 	bool pss;                  /* RSASSA-PSS: MGF1 with the same hash, salt = hash length */
 	size_t signature_len;      /* fixed signature length; 0 for RSA (modulus length) */
 

@@ -215,7 +215,7 @@ hsm_key_pair_generate(struct hsm *hsm, CK_SESSION_HANDLE session,
 	size_t params_len;
 	const unsigned char *params;
 
-	/* EC and OKP keys take CKA_EC_PARAMS in place of the two RSA attributes. */
+	/* EC and OKP keys take CKA_EC_PARAMS in place of the RSA attributes. */
 	if (ctx->alg->kty != JOSE_KTY_RSA) {
 		params = hsm_curve_params(ctx->alg->crv, &params_len);
 		mech.mechanism = ctx->alg->kty == JOSE_KTY_OKP ?

@@ -8,17 +8,17 @@
 
 #include "hsm_int.h"
 
-/* Maximum CKA_EC_PARAMS length read. The values of hsm_curves are far shorter. */
+/* Maximum CKA_EC_PARAMS length read; the values of hsm_curves are shorter. */
 #define HSM_EC_PARAMS_MAX 64
 /* Maximum OCTET STRING header around a point of HSM_EC_POINT_MAX bytes. */
 #define HSM_DER_HEADER_MAX 4
 
 /*
- * Named curves, recognized by their CKA_EC_PARAMS. PKCS#11 3.0 lets an
- * Edwards curve be given by its DER OID or by its name as a DER
- * PrintableString, and tokens differ in the form they return, so Ed25519
- * has two rows. The first row of a curve gives the form used to generate
- * keys.
+ * Named curves, recognized by their CKA_EC_PARAMS. Tokens give an Edwards
+ * curve as its DER OID or as its name in a DER PrintableString, so Ed25519
+ * has two rows. SoftHSM 2.6.1 uses both: the OID on the public half of a
+ * key generated with it, the name on the private half. The first row of a
+ * curve gives the form used to generate keys.
  */
 static const struct hsm_curve {
 	const char *crv;                 /* JWK "crv" */

@@ -218,7 +218,10 @@ hsm_verify_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	    ctx->input_len, (CK_BYTE_PTR)ctx->check, ctx->check_len);
 	ctx->valid = rv == CKR_OK;
 
-	/* C_Verify ends the operation, so a rejected signature leaves a clean session. */
+	/*
+	 * C_Verify ends the operation, so a rejected signature leaves the
+	 * session clean and is not a failure of the session.
+	 */
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
 		return CKR_OK;
 	return rv;

@@ -33,7 +33,7 @@ static const struct jose_alg jose_algs[] = {
 	{ .name = "RS512", .kty = JOSE_KTY_RSA, .hash_nid = NID_sha512,
 	    .mechanism = CKM_SHA512_RSA_PKCS, .rsa_bits = ALG_RSA_BITS },
 
-	/* RSASSA-PSS: the token hashes; MGF1 and salt length follow the hash. */
+	/* RSASSA-PSS: the token hashes, and MGF1 and salt length follow it. */
 	{ .name = "PS256", .kty = JOSE_KTY_RSA, .hash_nid = NID_sha256,
 	    .mechanism = CKM_SHA256_RSA_PKCS_PSS, .pss = true,
 	    .rsa_bits = ALG_RSA_BITS },

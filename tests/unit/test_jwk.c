@@ -399,7 +399,7 @@ test_jwk_to_pkey_accepts(void **state)
 	assert_to_pkey_accepts("rfc8037/A.2_public_key.json", "ED25519", 256);
 }
 
-/* The imported Ed25519 key holds the JWK's x as its raw public key. */
+/* The imported Ed25519 key has the JWK's x as its raw public key. */
 static void
 test_jwk_to_pkey_ed25519(void **state)
 {

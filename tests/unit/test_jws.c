@@ -490,7 +490,7 @@ test_jws_flipped_bit_es512(void **state)
 	assert_flipped_bits_fail("rfc7515/A.4_ES512.json", "ES512");
 }
 
-/* Returns a soft signer for alg_name with the secret "k" of the vector's JWK. */
+/* Returns a soft signer for alg_name with the vector's JWK secret "k". */
 static struct soft_signer
 vector_hmac_signer(const json_t *vector, const char *alg_name)
 {
@@ -598,7 +598,8 @@ test_jws_sign_every_alg(void **state)
 
 		header = decode_header(token);
 		snprintf(expected, sizeof(expected),
-		    "{\"alg\":\"%s\",\"kid\":\"k1\",\"typ\":\"JWT\"}", alg->name);
+		    "{\"alg\":\"%s\",\"kid\":\"k1\",\"typ\":\"JWT\"}",
+		    alg->name);
 		assert_string_equal(header, expected);
 		free(header);
 
