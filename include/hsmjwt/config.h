@@ -28,13 +28,6 @@ struct config_recipient {
 	char *jwk_file;
 };
 
-struct config_encryption {
-	bool present;
-	char **recipients;
-	size_t recipient_count;
-	bool inline_recipients;
-	bool required;
-};
 
 struct config {
 	char *issuer;                  /* required */
@@ -63,7 +56,7 @@ struct config {
 	size_t recipient_count;
 
 	struct profile *profiles;      /* at least one */
-	struct config_encryption *profile_encryption;   /* parallel to profiles */
+	struct profile_encryption *profile_encryption;  /* parallel to profiles */
 	size_t profile_count;
 
 	/* "line N: key: accepted, but ... is not supported yet" messages. */

@@ -37,8 +37,8 @@
 
 /*
  * The message of every decryption failure after the protected header has
- * been parsed. It never says which step failed, so that a caller cannot use
- * the service as a padding or tag oracle.
+ * been parsed. It does not name the step that failed, so that a caller
+ * cannot use the service as a padding or tag oracle.
  */
 #define JWE_DECRYPT_FAILED_MESSAGE \
 	"JWE could not be decrypted: it is not addressed to a key of this " \
@@ -58,19 +58,18 @@ struct jwe_recipient;
 /*
  * Parses json (json_len bytes) as a public JWK or a JWK Set and checks the
  * key for alg ("RSA-OAEP", "ECDH-ES+A256KW", ...). From a JWK Set, the key
- * whose "kid" equals kid is taken; with kid NULL, the set must contain
- * exactly one key usable for alg. A single JWK with a "kid" must match kid
+ * whose "kid" equals kid is taken. With kid NULL, the set must contain
+ * exactly one key usable for alg. A single JWK must have the "kid" kid
  * when kid is not NULL.
  *
- * The key must be of the type and curve that alg needs (RSA of at least
- * 2048 bits; EC on P-256, P-384 or P-521 with its point on the curve; OKP
- * on X25519), contain no private member (d, p, q, dp, dq, qi, oth, k),
- * have "use" "enc" when "use" is present, allow "encrypt" or "wrapKey"
- * (RSA) or "deriveKey" or "deriveBits" (ECDH) when "key_ops" is present,
- * and name alg when "alg" is present.
+ * The key must fit alg: RSA of at least 2048 bits, EC on P-256, P-384 or
+ * P-521 with its point on the curve, or OKP on X25519. It must contain no
+ * private member (d, p, q, dp, dq, qi, oth, k). When present, "use" must be
+ * "enc", "alg" must be alg, and "key_ops" must allow "encrypt" or
+ * "wrapKey" (RSA) or "deriveKey" or "deriveBits" (ECDH).
  *
  * field names the input in error messages ("recipient_jwk_json"). Every
- * rejection is HJ_ERR_INVALID_ARGUMENT; an allocation failure is
+ * rejection is HJ_ERR_INVALID_ARGUMENT, and an allocation failure is
  * HJ_ERR_NO_MEMORY. On success *recipientp is a new recipient that the
  * caller frees with jwe_recipient_free().
  */
@@ -87,14 +86,14 @@ void jwe_recipient_free(struct jwe_recipient *recipient);
 /*
  * Wraps the CEK (cek_len bytes) with the AES key behind ctx, as RFC 3394
  * AES key wrap with the default initial value. On entry *out_len is the
- * capacity of out (JWE_CEK_MAX + 8); on success it is cek_len + 8.
+ * capacity of out (JWE_CEK_MAX + 8), and on success it is cek_len + 8.
  */
 typedef hj_err (*jwe_wrap_fn)(void *ctx, const uint8_t *cek, size_t cek_len,
     uint8_t *out, size_t *out_len, struct hj_error *err);
 
 /*
- * What jwe_encrypt_compact() needs. Zero the struct, then fill in the
- * members; pointers are borrowed for the duration of the call.
+ * Parameters of jwe_encrypt_compact(). Zero the struct, then fill in the
+ * members. Pointers are borrowed for the duration of the call.
  */
 struct jwe_encrypt_params {
 	const char *alg;          /* key management algorithm */
@@ -110,7 +109,7 @@ struct jwe_encrypt_params {
 
 	const char *cty;          /* "JWT" for a nested JWT; NULL: no "cty" */
 
-	/* ECDH-ES*: PartyUInfo and PartyVInfo; NULL: no "apu" or "apv". */
+	/* ECDH-ES*: PartyUInfo and PartyVInfo, or NULL for no "apu" or "apv". */
 	const uint8_t *apu;
 	size_t apu_len;
 	const uint8_t *apv;
@@ -131,7 +130,7 @@ struct jwe_encrypt_params {
 /*
  * Encrypts plaintext as a compact JWE. The protected header has the
  * members "alg", "enc", "cty", "kid", "epk", "apu", "apv" in this order,
- * each only where it applies; "kid" is the recipient's kid or wrap_kid.
+ * each only where it applies. "kid" is the recipient's kid or wrap_kid.
  * The CEK, the IV and ephemeral ECDH keys come from the OpenSSL CSPRNG.
  *
  * On success *tokenp is the NUL-terminated token, which the caller frees.
@@ -148,12 +147,12 @@ hj_err jwe_encrypt_compact(const struct jwe_encrypt_params *params,
  * Decrypts the encrypted key of a token addressed to the key named by kid
  * (the header's "kid", NULL when absent) for alg: RSA-OAEP decryption for
  * RSA-OAEP and RSA-OAEP-256, AES key unwrap for A128KW and A256KW. On entry
- * *cek_len is the capacity of cek (JWE_CEK_MAX); on success it is the CEK
- * length.
+ * *cek_len is the capacity of cek (JWE_CEK_MAX), and on success it is the
+ * CEK length.
  *
- * Return HJ_ERR_UNAVAILABLE only when the token cannot be reached, never
- * for bad input, because that code is passed on to the caller; any other
- * error is reported as JWE_DECRYPT_FAILED_MESSAGE.
+ * The callback must return HJ_ERR_UNAVAILABLE only when the token cannot be
+ * reached, never for bad input, because that code is passed on to the
+ * caller. Any other error is reported as JWE_DECRYPT_FAILED_MESSAGE.
  */
 typedef hj_err (*jwe_key_decrypt_fn)(void *ctx, const char *kid,
     const char *alg, const uint8_t *encrypted_key, size_t encrypted_key_len,
@@ -171,9 +170,9 @@ typedef hj_err (*jwe_ecdh_curve_fn)(void *ctx, const char *kid,
  * Computes the ECDH shared secret Z of the private key named by kid with
  * the sender's ephemeral public key, which is already checked to lie on
  * crv. point is 0x04 || X || Y for the P curves and the 32-byte u-coordinate
- * for X25519. On entry *z_len is the capacity of z (JWE_ECDH_SECRET_MAX);
- * on success it is the field size of the curve. Error codes as for
- * jwe_key_decrypt_fn.
+ * for X25519. On entry *z_len is the capacity of z (JWE_ECDH_SECRET_MAX),
+ * and on success it is the field size of the curve. The error codes follow
+ * the rule of jwe_key_decrypt_fn.
  */
 typedef hj_err (*jwe_ecdh_fn)(void *ctx, const char *kid, const char *alg,
     const char *crv, const uint8_t *point, size_t point_len, uint8_t *z,
@@ -244,7 +243,7 @@ struct jwe_content_params {
 /*
  * Encrypts plaintext with enc (RFC 7518 section 5.2 and 5.3). On success
  * *ciphertextp is a new buffer of *ciphertext_lenp bytes that the caller
- * frees, and tag holds *tag_lenp bytes (tag has room for JWE_TAG_MAX).
+ * frees, and tag contains *tag_lenp bytes (tag has room for JWE_TAG_MAX).
  * Errors: HJ_ERR_INVALID_ARGUMENT for an unknown enc or a CEK or IV of the
  * wrong length; HJ_ERR_NO_MEMORY; HJ_ERR_INTERNAL when OpenSSL fails.
  */
@@ -268,7 +267,7 @@ hj_err jwe_content_decrypt(const char *enc,
  * Derives key_len bytes from the ECDH shared secret z with the Concat KDF
  * of RFC 7518 section 4.6 (NIST SP 800-56A single-step KDF with SHA-256).
  * algorithm_id is the "enc" value for ECDH-ES and the "alg" value for
- * ECDH-ES+A*KW; apu and apv are the decoded PartyUInfo and PartyVInfo
+ * ECDH-ES+A*KW. apu and apv are the decoded PartyUInfo and PartyVInfo
  * (NULL with length 0 when absent). Errors: HJ_ERR_INVALID_ARGUMENT for an
  * empty z or key_len 0; HJ_ERR_NO_MEMORY; HJ_ERR_INTERNAL when OpenSSL fails.
  */

@@ -30,6 +30,8 @@ struct rpc_context {
 	const char *issuer;
 	const struct profile *profiles;
 	size_t profile_count;
+	const struct recipient *recipients;   /* named recipients of nested JWTs */
+	size_t recipient_count;
 	struct keystore *store;
 	uint32_t clock_skew;           /* seconds allowed on exp and nbf in Verify */
 	/* Returns true while the service can sign; drives the health status. */

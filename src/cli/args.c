@@ -88,7 +88,7 @@ cli_opt_store_number(const char *command, const struct cli_opt *opt, const char 
 	return -1;
 }
 
-/* Stores the value of one option; returns -1 to go on, else an exit status. */
+/* Stores the value of one option. Returns -1 to go on, else an exit status. */
 static int
 cli_opt_store(const char *command, const struct cli_opt *opt, const char *value)
 {

@@ -10,10 +10,10 @@
 
 #include "cli.h"
 
-/* Longest status message printed, in bytes; the rest is cut. */
+/* Maximum length in bytes of a printed status message. Longer ones are cut. */
 #define CLI_STATUS_MESSAGE_MAX 1024
 
-/* One unary call: what it needs from start to end, and what came back. */
+/* State of one unary call: its gRPC objects and what the server sent back. */
 struct cli_call {
 	grpc_channel *channel;
 	grpc_completion_queue *cq;
@@ -24,7 +24,7 @@ struct cli_call {
 	grpc_byte_buffer *response;         /* NULL when no message came */
 	grpc_status_code status;
 	grpc_slice details;                 /* the status message */
-	const char *error_string;           /* gRPC's debug detail; gpr_free() */
+	const char *error_string;           /* debug detail from gRPC, freed with gpr_free() */
 };
 
 static const char *
@@ -83,7 +83,7 @@ cli_call_free(struct cli_call *c)
 
 /*
  * Creates a plaintext channel to address.
- * NOTE: the client has no TLS yet; the daemon serves plaintext gRPC only on
+ * NOTE: the client has no TLS yet. The daemon serves plaintext gRPC only on
  * loopback addresses and unix sockets.
  */
 static grpc_channel *

@@ -30,10 +30,10 @@ enum cli_exit {
 #define CLI_DEFAULT_SERVER "127.0.0.1:50051"
 #define CLI_DEFAULT_ADMIN "unix:/run/hsmjwt/admin.sock"
 #define CLI_DEFAULT_TIMEOUT_SECONDS 10
-/* Largest --timeout; a unary call that needs longer is stuck. */
+/* Maximum --timeout in seconds (one day). A unary call that needs longer is stuck. */
 #define CLI_MAX_TIMEOUT_SECONDS 86400
 /*
- * Largest file or stdin input that the client reads (claims, JWK, token).
+ * Maximum size in bytes of a file or stdin input (claims, JWK, token).
  * The daemon rejects requests above 256 KiB, so larger input cannot succeed.
  */
 #define CLI_INPUT_MAX (1024 * 1024)
@@ -84,10 +84,10 @@ struct cli_opt {
 };
 
 /*
- * Parses the options of cmd from argv (argv[0] is the command name; options
- * may follow the positional argument). When positional_name ("TOKEN") is
- * set, exactly one positional argument is required and stored in
- * *positionalp; otherwise none is allowed. Returns -1 to go on, or the exit
+ * Parses the options of cmd from argv, where argv[0] is the command name and
+ * options may follow the positional argument. When positional_name ("TOKEN")
+ * is set, exactly one positional argument is required and stored in
+ * *positionalp. Otherwise none is allowed. Returns -1 to go on, or the exit
  * status to return: CLI_EXIT_OK after printing the help of cmd for --help,
  * CLI_EXIT_USAGE after printing a usage error.
  */
@@ -118,8 +118,8 @@ int cli_usage_error(const char *command, const char *fmt, ...)
  * Reads the value of an option or argument that may name its source:
  * "-" reads stdin, "@FILE" (when at_file is true) reads FILE, anything else
  * is the value itself. what names the value in errors ("--claims").
- * *valuep is a NUL-terminated copy that the caller frees. Input that holds
- * a NUL byte or exceeds CLI_INPUT_MAX is rejected.
+ * *valuep is a NUL-terminated copy that the caller frees. File or stdin
+ * input that contains a NUL byte or exceeds CLI_INPUT_MAX is rejected.
  */
 hj_err cli_input_read(const char *arg, bool at_file, const char *what,
     char **valuep, struct hj_error *err);
@@ -176,10 +176,10 @@ bool cli_json_set_integer(json_t *obj, const char *name, int64_t value);
  */
 int cli_json_print(const char *command, json_t *obj);
 
-/* Writes s and a newline to stdout; returns CLI_EXIT_FAIL when stdout fails. */
+/* Writes s and a newline to stdout. Returns CLI_EXIT_FAIL when writing fails. */
 int cli_print_line(const char *command, const char *s);
 
-/* Flushes stdout; returns CLI_EXIT_FAIL with a message when writing failed. */
+/* Flushes stdout. Returns CLI_EXIT_FAIL, after printing why, when writing failed. */
 int cli_flush_stdout(const char *command);
 
 /* --- commands: the tables that main.c dispatches on --- */

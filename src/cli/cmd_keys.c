@@ -17,6 +17,9 @@
 "\"state\", \"created_at\", \"activate_at\", \"retire_at\", \"unpublish_at\",\n" \
 "\"public_jwk_json\", \"pkcs11_uri\"}, times in Unix seconds.\n"
 
+#define KID_DASH_HELP \
+"A kid is base64url text and may start with '-'; put '--' before such a KID.\n"
+
 static const char list_help[] =
 "Usage: hsmjwt [GLOBAL OPTIONS] keys list\n"
 "\n"
@@ -61,10 +64,11 @@ KEY_OUTPUT_HELP
 "The key printed is the new one.\n";
 
 static const char retire_help[] =
-"Usage: hsmjwt [GLOBAL OPTIONS] keys retire [--now] KID\n"
+"Usage: hsmjwt [GLOBAL OPTIONS] keys retire [--now] [--] KID\n"
 "\n"
 "Retires the key KID so that it no longer signs. The service rejects the\n"
 "active key without --now; 'hsmjwt keys rotate' replaces it on schedule.\n"
+KID_DASH_HELP
 "\n"
 "Options:\n"
 "  --now        retire and unpublish the key immediately, for a compromised\n"
@@ -75,10 +79,11 @@ static const char retire_help[] =
 KEY_OUTPUT_HELP;
 
 static const char destroy_help[] =
-"Usage: hsmjwt [GLOBAL OPTIONS] keys destroy KID\n"
+"Usage: hsmjwt [GLOBAL OPTIONS] keys destroy [--] KID\n"
 "\n"
 "Deletes the expired key KID from the token. The service rejects any other\n"
 "state with FAILED_PRECONDITION.\n"
+KID_DASH_HELP
 "\n"
 "Options:\n"
 "  -h, --help   print this help and exit\n"

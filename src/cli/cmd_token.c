@@ -75,8 +75,8 @@ static const char jwks_help[] =
 "Options:\n"
 "  -h, --help   print this help and exit\n"
 "\n"
-"Output: the JWK Set JSON on one line. With --json: {\"jwks_json\"}, the JWK\n"
-"Set as a JSON string.\n";
+"Output: the JWK Set JSON as the service returns it. With --json:\n"
+"{\"jwks_json\"}, the JWK Set as a JSON string.\n";
 
 struct sign_args {
 	const char *profile;
@@ -232,7 +232,7 @@ cmd_sign(const struct cli *cli, const struct cli_command *cmd, int argc, char **
 	return status;
 }
 
-/* Reads TOKEN ("-": stdin) into *tokenp; returns -1 to go on, else an exit status. */
+/* Reads TOKEN ("-": stdin) into *tokenp. Returns -1 to go on, else an exit status. */
 static int
 token_read(const struct cli_command *cmd, const char *arg, char **tokenp)
 {
@@ -263,7 +263,7 @@ verify_to_json(const Hsmjwt__V1__VerifyResponse *resp)
 	return obj;
 }
 
-/* Prints a Verify reply; a token found invalid makes the exit status 1. */
+/* Prints a Verify reply. A token found invalid makes the exit status 1. */
 static int
 verify_print(const struct cli *cli, const struct cli_command *cmd,
     const Hsmjwt__V1__VerifyResponse *resp)

@@ -1,6 +1,6 @@
 /*
  * hsmjwt: the command-line client of hsmjwtd. It parses the global options,
- * finds the command and runs it; each command makes one gRPC call.
+ * finds the command and runs it. Each command makes one gRPC call.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -100,7 +100,7 @@ cli_defaults(struct cli *cli)
 	cli->timeout_seconds = CLI_DEFAULT_TIMEOUT_SECONDS;
 }
 
-/* Reports an option that getopt_long rejected; c is ':' or '?'. */
+/* Reports an option that getopt_long rejected, where c is ':' or '?'. */
 static int
 global_option_reject(int c, char **argv)
 {

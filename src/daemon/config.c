@@ -383,14 +383,6 @@ config_read_keys(struct schema_ctx *ctx, const struct yamltree_pair *pair)
 
 	r = schema_read_map(ctx, map, "keys", pair->key->line, fields,
 	    SCHEMA_COUNT(fields), ctx->cfg);
-	if (r == HJ_OK && ctx->cfg->keys_rotate_every != 0)
-		r = schema_warn(ctx, schema_key_line(map, "rotate_every"),
-		    "keys.rotate_every",
-		    "automatic rotation is not supported yet");
-	if (r == HJ_OK && yamltree_map_find(map, "refresh") != NULL)
-		r = schema_warn(ctx, schema_key_line(map, "refresh"),
-		    "keys.refresh",
-		    "rescanning the token for changed keys is not supported yet");
 	if (r == HJ_OK)
 		r = config_check_decryption(ctx, map);
 	return r;
@@ -439,9 +431,6 @@ config_read_recipients(struct schema_ctx *ctx, const struct yamltree_pair *pair)
 		}
 	}
 
-	if (cfg->recipient_count > 0)
-		return schema_warn(ctx, pair->key->line, "recipients",
-		    "encryption is not supported yet");
 	return HJ_OK;
 }
 
@@ -561,7 +550,7 @@ profile_check_ttl(struct schema_ctx *ctx, const struct yamltree_node *map,
 static hj_err
 encryption_check_recipients(struct schema_ctx *ctx,
     const struct yamltree_node *map, const char *path,
-    const struct config_encryption *enc)
+    const struct profile_encryption *enc)
 {
 	const struct config *cfg = ctx->cfg;
 	const struct yamltree_pair *pair = yamltree_map_find(map, "recipients");
@@ -589,15 +578,15 @@ encryption_check_recipients(struct schema_ctx *ctx,
 
 static hj_err
 profile_read_encryption(struct schema_ctx *ctx, const struct yamltree_node *map,
-    const char *path, struct config_encryption *enc)
+    const char *path, struct profile_encryption *enc)
 {
 	static const struct schema_field fields[] = {
-		SCHEMA_LIST("recipients", struct config_encryption, recipients,
+		SCHEMA_LIST("recipients", struct profile_encryption, recipients,
 		    recipient_count),
 		SCHEMA_FIELD("inline_recipients", SCHEMA_BOOL, false,
-		    struct config_encryption, inline_recipients),
+		    struct profile_encryption, inline_recipients),
 		SCHEMA_FIELD("required", SCHEMA_BOOL, false,
-		    struct config_encryption, required),
+		    struct profile_encryption, required),
 	};
 	const struct yamltree_pair *pair = yamltree_map_find(map, "encryption");
 	char enc_path[SCHEMA_PATH_SIZE];
@@ -617,12 +606,12 @@ profile_read_encryption(struct schema_ctx *ctx, const struct yamltree_node *map,
 	if (r != HJ_OK)
 		return r;
 	schema_path_key(required_path, enc_path, "required");
-	if (enc->required)
+	if (enc->required && enc->recipient_count == 0 && !enc->inline_recipients)
 		return schema_fail(ctx, schema_key_line(pair->value, "required"),
 		    required_path,
-		    "true is not possible yet, because encryption is not supported and the profile could not issue any token; set it to false");
-	return schema_warn(ctx, pair->key->line, enc_path,
-	    "encryption is not supported yet");
+		    "true, but the profile names no recipients and does not allow "
+		    "inline_recipients, so it could not issue any token");
+	return HJ_OK;
 }
 
 static hj_err
@@ -682,6 +671,7 @@ config_read_profiles(struct schema_ctx *ctx, const struct yamltree_pair *pair)
 	cfg->profile_count = count;
 
 	for (i = 0; i < count; i++) {
+		cfg->profiles[i].encryption = &cfg->profile_encryption[i];
 		r = config_read_profile(ctx, list->items[i], i);
 		if (r != HJ_OK)
 			return r;

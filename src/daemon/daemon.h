@@ -29,6 +29,15 @@ void pin_free(char *pin);
  */
 hj_err listen_open(const char *address, int *fdp, struct hj_error *err);
 
+/*
+ * Reads the JWK file of each configured recipient. The keys are checked
+ * against the requested algorithm when a Sign call uses them. *recipientsp
+ * has cfg->recipient_count entries; free it with recipients_free().
+ */
+hj_err recipients_load(const struct config *cfg, struct recipient **recipientsp,
+    struct hj_error *err);
+void recipients_free(struct recipient *recipients, size_t count);
+
 /* Returns the path of a "unix:/path" address, or NULL for other addresses. */
 const char *listen_unix_path(const char *address);
 

@@ -32,6 +32,7 @@ struct daemon {
 	struct config *cfg;
 	struct hsm *hsm;
 	struct keystore *store;
+	struct recipient *recipients;
 	struct rpc_context rpc_ctx;
 	struct http_context http_ctx;
 	struct rpc_server *grpc;
@@ -246,6 +247,8 @@ daemon_start_servers(struct daemon *d, struct hj_error *err)
 		.issuer = d->cfg->issuer,
 		.profiles = d->cfg->profiles,
 		.profile_count = d->cfg->profile_count,
+		.recipients = d->recipients,
+		.recipient_count = d->cfg->recipient_count,
 		.store = d->store,
 		.clock_skew = d->cfg->keys_clock_skew,
 		.serving = daemon_serving,
@@ -288,6 +291,8 @@ daemon_stop(struct daemon *d)
 	rpc_server_free(d->grpc);
 	http_server_stop(d->http);
 	keystore_close(d->store);
+	if (d->cfg != NULL)
+		recipients_free(d->recipients, d->cfg->recipient_count);
 	hsm_close(d->hsm);
 	config_free(d->cfg);
 }
@@ -333,7 +338,8 @@ daemon_start(struct daemon *d, const char *config_path, struct hj_error *err)
 		log_event(LOG_LEVEL_WARN, "config", "message=\"%s\"", d->cfg->warnings[i]);
 
 	d->workers = daemon_worker_count();
-	if ((r = daemon_open_hsm(d, err)) != HJ_OK ||
+	if ((r = recipients_load(d->cfg, &d->recipients, err)) != HJ_OK ||
+	    (r = daemon_open_hsm(d, err)) != HJ_OK ||
 	    (r = daemon_load_keys(d, err)) != HJ_OK ||
 	    (r = daemon_start_servers(d, err)) != HJ_OK)
 		return r;

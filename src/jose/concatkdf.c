@@ -53,15 +53,44 @@ concatkdf_other_info(struct buf *b, const char *algorithm_id,
 	concatkdf_append_u32(b, (uint32_t)(key_len * 8));
 }
 
+/* Runs OpenSSL's SSKDF with SHA-256 over z and info into key. */
+static hj_err
+concatkdf_derive(const uint8_t *z, size_t z_len, const struct buf *info,
+    uint8_t *key, size_t key_len, struct hj_error *err)
+{
+	hj_err r = HJ_ERR_INTERNAL;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM params[4];
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)z, z_len);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    info->data, info->len);
+	params[3] = OSSL_PARAM_construct_end();
+
+	if (ctx == NULL || EVP_KDF_derive(ctx, key, key_len, params) != 1) {
+		OPENSSL_cleanse(key, key_len);
+		r = hj_error_set(err, HJ_ERR_INTERNAL,
+		    "Concat KDF: OpenSSL SSKDF with SHA-256 failed");
+		goto out;
+	}
+	r = HJ_OK;
+out:
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+	ERR_clear_error();
+	return r;
+}
+
 hj_err
 jwe_concat_kdf(const uint8_t *z, size_t z_len, const char *algorithm_id,
     const uint8_t *apu, size_t apu_len, const uint8_t *apv, size_t apv_len,
     uint8_t *key, size_t key_len, struct hj_error *err)
 {
 	hj_err r = HJ_ERR_INTERNAL;
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *ctx = NULL;
-	OSSL_PARAM params[4];
 	struct buf info;
 
 	buf_init(&info);
@@ -81,28 +110,8 @@ jwe_concat_kdf(const uint8_t *z, size_t z_len, const char *algorithm_id,
 		    "out of memory building the Concat KDF OtherInfo");
 		goto out;
 	}
-
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)z, z_len);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    info.data, info.len);
-	params[3] = OSSL_PARAM_construct_end();
-
-	kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
-	ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (ctx == NULL || EVP_KDF_derive(ctx, key, key_len, params) != 1) {
-		OPENSSL_cleanse(key, key_len);
-		r = hj_error_set(err, HJ_ERR_INTERNAL,
-		    "Concat KDF: OpenSSL SSKDF with SHA-256 failed");
-		goto out;
-	}
-	r = HJ_OK;
+	r = concatkdf_derive(z, z_len, &info, key, key_len, err);
 out:
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
 	buf_clear(&info);
-	ERR_clear_error();
 	return r;
 }

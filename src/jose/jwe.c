@@ -18,7 +18,7 @@ struct jwe_keys {
 	size_t cek_len;
 	uint8_t encrypted_key[JWE_ENCRYPTED_KEY_MAX];
 	size_t encrypted_key_len;
-	struct buf epk;            /* the "epk" object; empty unless ECDH-ES */
+	struct buf epk;            /* the "epk" object, empty unless ECDH-ES */
 };
 
 /* Checks that params supply the key that alg needs. */
@@ -55,11 +55,14 @@ jwe_check_options(const struct jwe_encrypt_params *params,
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
 		    "JWE apu and apv apply to ECDH-ES only, not to %s",
 		    alg->name);
-	if (params->test_cek != NULL && (alg->mode == JWE_KEY_ECDH_DIRECT ||
-	    params->test_cek_len != enc->key_len))
+	if (params->test_cek != NULL && alg->mode == JWE_KEY_ECDH_DIRECT)
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-		    "JWE test_cek must be %zu bytes for %s, and ECDH-ES takes "
-		    "none", enc->key_len, enc->name);
+		    "JWE test_cek cannot be used with ECDH-ES, whose CEK is "
+		    "the agreed key");
+	if (params->test_cek != NULL && params->test_cek_len != enc->key_len)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWE test_cek must be %zu bytes for %s", enc->key_len,
+		    enc->name);
 	if (params->test_iv != NULL && params->test_iv_len != enc->iv_len)
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
 		    "JWE test_iv must be %zu bytes for %s", enc->iv_len,
@@ -87,7 +90,7 @@ jwe_check_params(const struct jwe_encrypt_params *params,
 	return jwe_check_options(params, *algp, *encp, err);
 }
 
-/* Fills buf with len bytes from test_value or, when it is NULL, the CSPRNG. */
+/* Fills out with len bytes from test_value or, when it is NULL, the CSPRNG. */
 static hj_err
 jwe_random(uint8_t *out, size_t len, const uint8_t *test_value, bool secret,
     struct hj_error *err)
@@ -289,7 +292,7 @@ jwe_append_part(struct buf *b, const uint8_t *data, size_t len)
 }
 
 /*
- * Appends the encoded protected header to token; its text is the AAD of
+ * Appends the encoded protected header to token. Its text is the AAD of
  * the content encryption.
  */
 static hj_err

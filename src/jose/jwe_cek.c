@@ -230,6 +230,18 @@ out:
 	return r;
 }
 
+/* Checks that the received tag has the length that enc produces. */
+static hj_err
+jwe_tag_check(const struct jwe_enc *enc, const uint8_t *tag, size_t tag_len,
+    struct hj_error *err)
+{
+	if (tag == NULL || tag_len != enc->tag_len)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
+		    "JWE %s: the tag must be %zu bytes, got %zu", enc->name,
+		    enc->tag_len, tag == NULL ? 0 : tag_len);
+	return HJ_OK;
+}
+
 /* Verifies the CBC-HS tag in constant time, then decrypts. */
 static hj_err
 jwe_cbc_hs_decrypt(const struct jwe_enc *enc,
@@ -276,12 +288,9 @@ jwe_content_decrypt(const char *enc_name, const struct jwe_content_params *p,
 	r = jwe_content_check(enc_name, p, ciphertext_len, &enc, err);
 	if (r != HJ_OK)
 		goto out;
-	if (tag == NULL || tag_len != enc->tag_len) {
-		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-		    "JWE %s: the tag must be %zu bytes, got %zu", enc->name,
-		    enc->tag_len, tag == NULL ? 0 : tag_len);
+	r = jwe_tag_check(enc, tag, tag_len, err);
+	if (r != HJ_OK)
 		goto out;
-	}
 
 	out_cap = ciphertext_len + JWE_AES_BLOCK + 1;
 	out = malloc(out_cap);

@@ -245,9 +245,49 @@ jwe_check_lengths(const struct jwe_header *h, const struct jwe_part *parts,
 }
 
 /*
- * Derives key_len bytes with the recipient's ECDH key: checks that the
- * header's epk is a public key on the key's curve, obtains Z through the
- * callback and runs the Concat KDF with algorithm_id.
+ * Checks that the header's epk is a public key on the curve of the
+ * recipient key, and writes its encoding for the ECDH callback to point.
+ */
+static hj_err
+jwe_epk_point(const struct jwe_header *h, const struct jwe_curve *curve,
+    uint8_t *point, size_t *point_len, struct hj_error *why)
+{
+	const struct jwe_curve *epk_curve = NULL;
+	EVP_PKEY *epk = NULL;
+	hj_err r;
+
+	r = jwe_jwk_import(h->epk, "epk", &epk, &epk_curve, why);
+	if (r != HJ_OK)
+		return r;
+	if (epk_curve == NULL)
+		r = hj_error_set(why, HJ_ERR_INVALID_ARGUMENT,
+		    "epk is an RSA key, not a key on %s", curve->crv);
+	else if (epk_curve != curve)
+		r = hj_error_set(why, HJ_ERR_INVALID_ARGUMENT,
+		    "epk is on %s, the recipient key on %s", epk_curve->crv,
+		    curve->crv);
+	else
+		r = jwe_public_point(epk, curve, point, point_len, why);
+	EVP_PKEY_free(epk);
+	return r;
+}
+
+/* Returns whether the len bytes of data are all zero, in constant time. */
+static bool
+jwe_is_zero(const uint8_t *data, size_t len)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		acc |= data[i];
+	return acc == 0;
+}
+
+/*
+ * Derives key_len bytes with the recipient's ECDH key: checks the epk,
+ * obtains Z through the callback and runs the Concat KDF with
+ * algorithm_id.
  */
 static hj_err
 jwe_agree_recipient(const struct jwe_header *h,
@@ -255,10 +295,9 @@ jwe_agree_recipient(const struct jwe_header *h,
     uint8_t *key, size_t key_len, struct hj_error *why)
 {
 	hj_err r = HJ_ERR_INTERNAL;
-	const struct jwe_curve *curve = NULL, *epk_curve = NULL;
+	const struct jwe_curve *curve = NULL;
 	uint8_t point[JWE_ECDH_POINT_MAX], z[JWE_ECDH_SECRET_MAX];
 	size_t point_len = sizeof(point), z_len = sizeof(z);
-	EVP_PKEY *epk = NULL;
 	const char *crv = NULL;
 
 	r = keys->ecdh_curve(keys->ctx, h->kid, h->alg->name, &crv, why);
@@ -270,32 +309,26 @@ jwe_agree_recipient(const struct jwe_header *h,
 		    "the ecdh_curve callback returned an unsupported crv");
 		goto out;
 	}
-	r = jwe_jwk_import(h->epk, "epk", &epk, &epk_curve, why);
+	r = jwe_epk_point(h, curve, point, &point_len, why);
 	if (r != HJ_OK)
 		goto out;
-	if (epk_curve != curve) {
-		r = hj_error_set(why, HJ_ERR_INVALID_ARGUMENT,
-		    "epk is on %s, the recipient key on %s", epk_curve->crv,
-		    curve->crv);
-		goto out;
-	}
 
-	r = jwe_public_point(epk, curve, point, &point_len, why);
-	if (r != HJ_OK)
-		goto out;
 	r = keys->ecdh(keys->ctx, h->kid, h->alg->name, curve->crv, point,
 	    point_len, z, &z_len, why);
 	if (r == HJ_OK && z_len != curve->field_len)
 		r = hj_error_set(why, HJ_ERR_INVALID_ARGUMENT,
 		    "the ECDH callback returned %zu bytes, expected %zu",
 		    z_len, curve->field_len);
+	/* A token may not reject an X25519 epk of low order (RFC 7748 6.1). */
+	if (r == HJ_OK && jwe_is_zero(z, z_len))
+		r = hj_error_set(why, HJ_ERR_INVALID_ARGUMENT,
+		    "the ECDH shared secret is all zero: the epk has low order");
 	if (r != HJ_OK)
 		goto out;
 	r = jwe_concat_kdf(z, z_len, algorithm_id, h->apu, h->apu_len, h->apv,
 	    h->apv_len, key, key_len, why);
 out:
 	OPENSSL_cleanse(z, sizeof(z));
-	EVP_PKEY_free(epk);
 	return r;
 }
 
@@ -322,6 +355,8 @@ static bool
 jwe_keys_support(const struct jwe_decrypt_keys *keys,
     const struct jwe_alg *alg)
 {
+	if (keys == NULL)
+		return false;
 	switch (alg->mode) {
 	case JWE_KEY_RSA_OAEP:
 		return keys->rsa_decrypt != NULL;
@@ -402,8 +437,9 @@ jwe_passes_through(hj_err r)
 
 /*
  * Recovers the CEK and decrypts the content. When the CEK cannot be
- * recovered, a random one takes its place so that a failure costs the same
- * time whichever step failed (RFC 7516 section 11.5); the call still fails.
+ * recovered, a random one takes its place and the call still fails. A
+ * failure then takes about the same time whichever step failed, as RFC 7516
+ * section 11.5 recommends.
  */
 static hj_err
 jwe_decrypt_parts(const struct jwe_header *h, const struct jwe_part *parts,
@@ -479,7 +515,7 @@ jwe_result_new(const struct jwe_header *h, const struct jwe_part *header_part,
 	return HJ_OK;
 }
 
-/* Decodes the four parts after the header; a failure goes to why. */
+/* Decodes the four parts after the header, with a failure in why. */
 static hj_err
 jwe_decode_body(struct jwe_part *parts, struct hj_error *why)
 {

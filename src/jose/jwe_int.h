@@ -1,4 +1,4 @@
-/* Declarations shared by the JWE source files; not part of the public API. */
+/* Declarations shared by the JWE source files, outside the public API. */
 #ifndef HSMJWT_JWE_INT_H
 #define HSMJWT_JWE_INT_H
 
@@ -16,7 +16,7 @@
 /* Length of the RFC 3394 integrity check value that AES key wrap adds. */
 #define JWE_KW_OVERHEAD 8
 
-/* How a key management algorithm delivers the CEK. */
+/* The way a key management algorithm delivers the CEK. */
 enum jwe_key_mode {
 	JWE_KEY_RSA_OAEP,     /* CEK encrypted to an RSA public key */
 	JWE_KEY_ECDH_DIRECT,  /* the ECDH-ES agreed key is the CEK */
@@ -98,20 +98,20 @@ hj_err jwe_public_point(EVP_PKEY *pkey, const struct jwe_curve *curve,
 hj_err jwe_append_epk(struct buf *b, EVP_PKEY *pkey,
     const struct jwe_curve *curve, struct hj_error *err);
 
-/* Computes ECDH Z of priv with peer; *z_len is the capacity on entry. */
+/* Computes ECDH Z of priv with peer. On entry *z_len is the capacity of z. */
 hj_err jwe_ecdh_derive(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t *z,
     size_t *z_len, struct hj_error *err);
 
-/* AES key wrap (RFC 3394) of in with kek; out has room for in_len + 8. */
+/* Wraps in with kek by AES key wrap (RFC 3394). out has room for in_len + 8. */
 hj_err jwe_aes_kw_wrap(const uint8_t *kek, size_t kek_len, const uint8_t *in,
     size_t in_len, uint8_t *out, size_t *out_len, struct hj_error *err);
 
-/* AES key unwrap; out has room for in_len - 8 bytes. */
+/* Unwraps in with kek. out has room for in_len - 8 bytes. */
 hj_err jwe_aes_kw_unwrap(const uint8_t *kek, size_t kek_len,
     const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len,
     struct hj_error *err);
 
-/* RSA-OAEP encryption of in to pkey with digest ("SHA1", "SHA256"). */
+/* Encrypts in to pkey by RSA-OAEP with digest ("SHA1", "SHA256"). */
 hj_err jwe_rsa_oaep_encrypt(EVP_PKEY *pkey, const char *digest,
     const uint8_t *in, size_t in_len, uint8_t *out, size_t *out_len,
     struct hj_error *err);

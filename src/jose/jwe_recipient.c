@@ -154,10 +154,9 @@ jwe_find_jwk(const json_t *doc, const char *field, const char *kid,
 
 	*jwkp = NULL;
 	if (keys == NULL) {
-		if (kid != NULL && json_object_get(doc, "kid") != NULL &&
-		    !jwe_jwk_has_kid(doc, kid))
+		if (kid != NULL && !jwe_jwk_has_kid(doc, kid))
 			return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-			    "%s: the JWK's kid is not the requested kid",
+			    "%s: the JWK does not have the requested kid",
 			    field);
 		*jwkp = doc;
 		return HJ_OK;

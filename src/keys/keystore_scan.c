@@ -61,7 +61,8 @@ keystore_find_record(const struct keystore_scan *scan, const char *id_hex,
     struct lifecycle *times)
 {
 	const struct hsm_data *best = NULL;
-	char label[HSM_LABEL_MAX], alg[LIFECYCLE_ALG_MAX], id[LIFECYCLE_ID_HEX_MAX];
+	char label[HSM_LABEL_MAX + KEYRING_ID_HEX_MAX], alg[LIFECYCLE_ALG_MAX];
+	char id[LIFECYCLE_ID_HEX_MAX];
 	struct lifecycle candidate;
 	size_t i;
 
@@ -240,7 +241,7 @@ keystore_write_record(struct keystore *s, struct keyring_key *key,
     struct hj_error *err)
 {
 	unsigned long old = key->record_handle, created = 0;
-	char label[HSM_LABEL_MAX], message[LOG_QUOTE_SIZE];
+	char label[HSM_LABEL_MAX + KEYRING_ID_HEX_MAX], message[LOG_QUOTE_SIZE];
 	struct hj_error destroy_err;
 	char *json = NULL;
 	size_t len = 0;

@@ -10,6 +10,7 @@
 
 #include "hsmjwt/error.h"
 #include "hsmjwt/rpc.h"
+#include "hsmjwt.pb-c.h"
 
 /* Largest request a server accepts; gRPC rejects larger ones with RESOURCE_EXHAUSTED. */
 #define RPC_MAX_REQUEST_BYTES (256 * 1024)
@@ -62,6 +63,14 @@ void rpc_reply_status(struct rpc_reply *reply, grpc_status_code status,
 /* Appends " key=value" text to the reply's log fields. */
 void rpc_reply_log(struct rpc_reply *reply, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Encrypts jws to the recipient that enc names, within what profile allows.
+ * *tokenp is the compact JWE, freed by the caller.
+ */
+hj_err nested_encrypt(const struct rpc_context *ctx, const struct profile *profile,
+    const Hsmjwt__V1__Encryption *enc, const char *jws, char **tokenp,
+    struct rpc_reply *reply, struct hj_error *err);
 
 /* Handlers. */
 void token_service_sign(const struct rpc_context *ctx,

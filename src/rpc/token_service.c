@@ -2,6 +2,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "hsmjwt/claims.h"
 #include "hsmjwt/log.h"
 #include "hsmjwt.pb-c.h"
@@ -84,6 +86,7 @@ token_service_issue(const struct rpc_context *ctx, const struct profile *profile
 	int64_t now = (int64_t)time(NULL);
 	struct hj_error err;
 	char *token = NULL;
+	hj_err r;
 
 	key = keyring_signing_key(ring, profile->alg, now);
 	if (key == NULL) {
@@ -106,6 +109,17 @@ token_service_issue(const struct rpc_context *ctx, const struct profile *profile
 	    keyring_sign_compact(ring, key, claims.json, claims.json_len, &token, &err) != HJ_OK) {
 		rpc_reply_error(reply, &err);
 		goto out;
+	}
+	if (req->encryption != NULL) {
+		char *jws = token;
+
+		token = NULL;
+		r = nested_encrypt(ctx, profile, req->encryption, jws, &token, reply, &err);
+		OPENSSL_clear_free(jws, strlen(jws));
+		if (r != HJ_OK) {
+			rpc_reply_error(reply, &err);
+			goto out;
+		}
 	}
 	token_service_log_claims(&claims, reply);
 	token_service_pack_sign(token, key, &claims, reply);
@@ -141,9 +155,10 @@ token_service_sign(const struct rpc_context *ctx,
 		token_service_reply_no_profile(ctx, name, reply);
 		goto out;
 	}
-	if (req->encryption != NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_UNIMPLEMENTED,
-		    "encryption: nested JWTs are not supported yet; omit encryption");
+	if (req->encryption == NULL && profile->encryption->required) {
+		rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
+		    "encryption: profile \"%s\" requires nested JWTs; set encryption "
+		    "with a recipient", profile->name);
 		goto out;
 	}
 	token_service_issue(ctx, profile, req, reply);

@@ -148,7 +148,7 @@ static void
 config_full_example_profiles(void **state)
 {
 	struct config *cfg = parse_ok(full_example);
-	const struct config_encryption *enc;
+	const struct profile_encryption *enc;
 
 	assert_int_equal(cfg->profile_count, 2);
 	assert_string_equal(cfg->profiles[0].name, "default");
@@ -176,17 +176,9 @@ config_full_example_warnings(void **state)
 {
 	struct config *cfg = parse_ok(full_example);
 
-	assert_int_equal(cfg->warning_count, 5);
+	assert_int_equal(cfg->warning_count, 1);
 	assert_string_equal(cfg->warnings[0],
-	    "line 13: keys.rotate_every: accepted, but automatic rotation is not supported yet");
-	assert_string_equal(cfg->warnings[1],
-	    "line 14: keys.refresh: accepted, but rescanning the token for changed keys is not supported yet");
-	assert_string_equal(cfg->warnings[2],
 	    "line 16: keys.decryption: accepted, but decryption keys are not supported yet");
-	assert_string_equal(cfg->warnings[3],
-	    "line 17: recipients: accepted, but encryption is not supported yet");
-	assert_string_equal(cfg->warnings[4],
-	    "line 30: profiles[1].encryption: accepted, but encryption is not supported yet");
 	config_free(cfg);
 }
 
@@ -671,9 +663,8 @@ config_error_encryption(void **state)
 	    "  - name: a\n"
 	    "    alg: ES256\n"
 	    "    encryption:\n"
-	    "      recipients: [partner-a]\n"
 	    "      required: true\n",
-	    NAME ":13: profiles[0].encryption.required: true is not possible yet, because encryption is not supported and the profile could not issue any token; set it to false");
+	    NAME ":12: profiles[0].encryption.required: true, but the profile names no recipients and does not allow inline_recipients, so it could not issue any token");
 	expect_error(HEAD
 	    "profiles:\n"
 	    "  - name: a\n"

@@ -1,0 +1,146 @@
+/* Nested JWTs: the signed token encrypted to a recipient as a compact JWE with "cty":"JWT". */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "hsmjwt/jwe.h"
+#include "hsmjwt/log.h"
+#include "rpc_int.h"
+
+#define NESTED_DEFAULT_ENC "A256GCM"
+
+static const struct recipient *
+nested_find_recipient(const struct rpc_context *ctx, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->recipient_count; i++) {
+		if (strcmp(ctx->recipients[i].name, name) == 0)
+			return &ctx->recipients[i];
+	}
+	return NULL;
+}
+
+static bool
+nested_profile_names(const struct profile_encryption *enc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < enc->recipient_count; i++) {
+		if (strcmp(enc->recipients[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Picks the recipient's JWK text and the field name for messages. */
+static hj_err
+nested_recipient_json(const struct rpc_context *ctx, const struct profile *profile,
+    const Hsmjwt__V1__Encryption *enc, const char **jsonp, const char **fieldp,
+    struct hj_error *err)
+{
+	const struct recipient *named;
+
+	if (enc->recipient[0] != '\0' && enc->recipient_jwk_json[0] != '\0')
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption: set "
+		    "recipient or recipient_jwk_json, not both");
+	if (enc->recipient[0] == '\0' && enc->recipient_jwk_json[0] == '\0')
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption: set "
+		    "recipient (a configured name) or recipient_jwk_json (a public JWK)");
+
+	if (enc->recipient_jwk_json[0] != '\0') {
+		if (!profile->encryption->inline_recipients)
+			return hj_error_set(err, HJ_ERR_PERMISSION_DENIED,
+			    "encryption.recipient_jwk_json: profile \"%s\" does not accept "
+			    "inline recipients; use a configured recipient", profile->name);
+		*jsonp = enc->recipient_jwk_json;
+		*fieldp = "encryption.recipient_jwk_json";
+		return HJ_OK;
+	}
+
+	named = nested_find_recipient(ctx, enc->recipient);
+	if (named == NULL)
+		return hj_error_set(err, HJ_ERR_NOT_FOUND, "encryption.recipient: no "
+		    "recipient named \"%.64s\" in the configuration", enc->recipient);
+	if (!nested_profile_names(profile->encryption, enc->recipient))
+		return hj_error_set(err, HJ_ERR_PERMISSION_DENIED, "encryption.recipient: "
+		    "profile \"%s\" may not encrypt to \"%.64s\"", profile->name, enc->recipient);
+	*jsonp = named->jwk_json;
+	*fieldp = "encryption.recipient";
+	return HJ_OK;
+}
+
+/*
+ * Returns the key management algorithm: the request's, else the JWK's
+ * "alg", else RSA-OAEP-256 for RSA keys and ECDH-ES+A256KW for EC and OKP.
+ */
+static hj_err
+nested_default_alg(const char *requested, const char *jwk_json, char *alg, size_t size,
+    struct hj_error *err)
+{
+	json_t *jwk;
+	const char *value, *kty;
+
+	if (requested[0] != '\0') {
+		snprintf(alg, size, "%s", requested);
+		return HJ_OK;
+	}
+	jwk = json_loads(jwk_json, 0, NULL);
+	value = json_string_value(json_object_get(jwk, "alg"));
+	kty = json_string_value(json_object_get(jwk, "kty"));
+	if (value == NULL && kty != NULL)
+		value = strcmp(kty, "RSA") == 0 ? "RSA-OAEP-256" :
+		    strcmp(kty, "EC") == 0 || strcmp(kty, "OKP") == 0 ? "ECDH-ES+A256KW" : NULL;
+	if (value != NULL)
+		snprintf(alg, size, "%s", value);
+	json_decref(jwk);
+	if (value == NULL)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: missing, "
+		    "and the recipient's key does not name one; set it, such as RSA-OAEP-256");
+	return HJ_OK;
+}
+
+hj_err
+nested_encrypt(const struct rpc_context *ctx, const struct profile *profile,
+    const Hsmjwt__V1__Encryption *enc, const char *jws, char **tokenp,
+    struct rpc_reply *reply, struct hj_error *err)
+{
+	struct jwe_encrypt_params params;
+	struct jwe_recipient *recipient = NULL;
+	const char *json = NULL, *field = NULL;
+	char alg[32], field_q[LOG_QUOTE_SIZE];
+	hj_err r;
+
+	*tokenp = NULL;
+	if (!profile->encryption->present)
+		return hj_error_set(err, HJ_ERR_PERMISSION_DENIED, "encryption: profile "
+		    "\"%s\" does not allow nested JWTs; omit encryption or use a profile "
+		    "with an encryption block", profile->name);
+	if ((r = nested_recipient_json(ctx, profile, enc, &json, &field, err)) != HJ_OK ||
+	    (r = nested_default_alg(enc->alg, json, alg, sizeof(alg), err)) != HJ_OK)
+		return r;
+
+	memset(&params, 0, sizeof(params));
+	params.alg = alg;
+	params.enc = enc->enc[0] != '\0' ? enc->enc : NESTED_DEFAULT_ENC;
+	params.cty = "JWT";
+	if ((r = jwe_check_alg_enc(params.alg, params.enc, err)) != HJ_OK)
+		return r;
+	/* TODO: A128KW and A256KW need an AES key shared with the recipient in the token. */
+	if (strstr(alg, "KW") != NULL && strncmp(alg, "ECDH-ES", 7) != 0)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: %s needs a "
+		    "key shared in the token, which is not supported yet; use RSA-OAEP-256 "
+		    "or ECDH-ES+A256KW", alg);
+
+	r = jwe_recipient_parse(json, strlen(json), field, alg, NULL, &recipient, err);
+	if (r == HJ_OK) {
+		params.recipient = recipient;
+		r = jwe_encrypt_compact(&params, (const uint8_t *)jws, strlen(jws), tokenp, err);
+	}
+	rpc_reply_log(reply, " recipient=%s jwe_alg=%s enc=%s",
+	    enc->recipient[0] != '\0' ? log_quote(field_q, enc->recipient) : "inline",
+	    alg, params.enc);
+	jwe_recipient_free(recipient);
+	return r;
+}
