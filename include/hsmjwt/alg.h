@@ -36,6 +36,14 @@ struct jose_alg {
 	 */
 	unsigned rsa_bits;
 	size_t secret_len;         /* HMAC: minimum and generated key length */
+
+	/*
+	 * A JWE key management algorithm of the service's own decryption keys
+	 * (RSA-OAEP, ECDH-ES, ...) rather than a JWS algorithm. These rows are
+	 * in a table of their own, which jose_alg_find() never searches, so no
+	 * JWS can name them. For them hash_nid is the OAEP hash.
+	 */
+	bool encryption;
 };
 
 /* Returns the row for the JWS alg name, or NULL for "none" and unknown names. */
@@ -43,5 +51,12 @@ const struct jose_alg *jose_alg_find(const char *name);
 
 /* Returns the row at index i, or NULL past the end; for iterating the table. */
 const struct jose_alg *jose_alg_at(size_t i);
+
+/*
+ * Returns the row of a JWE key management algorithm for which the service
+ * keeps decryption keys (RSA-OAEP, RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW,
+ * ECDH-ES+A192KW, ECDH-ES+A256KW), or NULL.
+ */
+const struct jose_alg *jose_enc_alg_find(const char *name);
 
 #endif

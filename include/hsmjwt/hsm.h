@@ -32,9 +32,9 @@ struct hsm_options {
 
 /*
  * A key in the token: a key pair with its public half read out, or a
- * secret key for HMAC (kty JOSE_KTY_OCT), which has no public half. Handles
- * are the token's object handles, valid for the life of the struct hsm that
- * listed them unless the object is destroyed.
+ * secret key (kty JOSE_KTY_OCT) for HMAC or AES key wrap, which has no
+ * public half. Handles are the token's object handles, valid for the life
+ * of the struct hsm that listed them unless the object is destroyed.
  */
 struct hsm_key {
 	uint8_t id[HSM_ID_MAX];             /* CKA_ID */
@@ -60,6 +60,7 @@ struct hsm_key {
 	size_t rsa_e_len;
 
 	size_t secret_len;                  /* OCT: CKA_VALUE_LEN in bytes */
+	bool aes;                           /* OCT: CKK_AES, for key wrap, not HMAC */
 };
 
 /* Protection attributes of a private or secret key, read from the token. */
@@ -90,12 +91,13 @@ const char *hsm_token_description(const struct hsm *hsm);
 const char *hsm_module_description(const struct hsm *hsm);
 
 /*
- * Lists the private keys (EC, RSA, Ed25519) and the generic secret keys
- * whose CKA_LABEL starts with label_prefix, each private key with its
- * public key (from the CKO_PUBLIC_KEY object with the same CKA_ID). An EC or
- * OKP key on an unknown curve, or whose point cannot be read, is listed
- * with crv NULL, so that hsm_key_fits_alg() rejects it but the caller can
- * log it. *keysp is an array of *countp keys that the caller frees with free().
+ * Lists the private keys (EC, RSA, Ed25519), the generic secret keys and
+ * the AES keys among the token objects whose CKA_LABEL starts with
+ * label_prefix, each private key with its public key (from the
+ * CKO_PUBLIC_KEY object with the same CKA_ID). An EC or OKP key on an
+ * unknown curve, or whose point cannot be read, is listed with crv NULL,
+ * so that hsm_key_fits_alg() rejects it but the caller can log it. *keysp
+ * is an array of *countp keys that the caller frees with free().
  */
 hj_err hsm_key_list(struct hsm *hsm, const char *label_prefix,
     struct hsm_key **keysp, size_t *countp, struct hj_error *err);
@@ -116,8 +118,8 @@ hj_err hsm_key_protection(struct hsm *hsm, const struct hsm_key *key,
 
 /*
  * Returns true when key's type and size fit alg: an EC key on alg->crv, an
- * Ed25519 key for EdDSA, an RSA key of at least 2048 bits, a secret key of
- * at least alg->secret_len bytes for HMAC.
+ * Ed25519 key for EdDSA, an RSA key of at least 2048 bits, a generic secret
+ * key (not an AES key) of at least alg->secret_len bytes for HMAC.
  */
 bool hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg);
 
@@ -186,6 +188,110 @@ void hsm_key_uri(const struct hsm *hsm, const struct hsm_key *key, char *out,
 
 /* Destroys one object; an object that is already gone is not an error. */
 hj_err hsm_object_destroy(struct hsm *hsm, unsigned long handle,
+    struct hj_error *err);
+
+/*
+ * Encryption keys: the key management step of decrypting a JWE addressed
+ * to the service (RSA-OAEP, ECDH-ES, AES key wrap), done with private and
+ * secret keys that stay in the token. Every function runs on a pooled
+ * session, and a lost session is replaced and the operation retried once,
+ * as in hsm_sign().
+ *
+ * A ciphertext, wrapped key or peer point that the token or a check here
+ * rejects is HJ_ERR_INVALID_ARGUMENT with one message per function that
+ * does not say which check failed, so that the service is no padding
+ * oracle. HJ_ERR_UNAVAILABLE means the token cannot be reached, never bad
+ * input.
+ */
+
+/* The longest key that hsm_aes_wrap() wraps: a 64-byte CEK (A256CBC-HS512). */
+#define HSM_WRAP_KEY_MAX 64
+
+/* The longest ECDH shared secret: 66 bytes on P-521. */
+#define HSM_ECDH_SECRET_MAX 66
+
+/* The kind and size of a new encryption key. */
+struct hsm_enc_spec {
+	enum jose_kty kty;   /* JOSE_KTY_RSA, JOSE_KTY_EC, or JOSE_KTY_OCT for AES */
+	const char *crv;     /* EC: "P-256", "P-384" or "P-521" */
+	unsigned rsa_bits;   /* RSA: modulus length, 2048 to 8192; 0: 2048 */
+	size_t aes_len;      /* OCT: AES key length in bytes: 16, 24 or 32 */
+};
+
+/*
+ * Generates an encryption key inside the token, with CKA_TOKEN,
+ * CKA_PRIVATE and CKA_SENSITIVE true, CKA_EXTRACTABLE false and CKA_SIGN
+ * false on its private or secret key, a random 16-byte CKA_ID and the given
+ * CKA_LABEL on both halves. The public half is a public object, as for
+ * signing keys.
+ * - RSA (RSA-OAEP, RSA-OAEP-256): the private key may decrypt and unwrap,
+ *   the public key may encrypt and wrap.
+ * - EC (ECDH-ES*): the private key may derive.
+ * - AES (A128KW, A192KW, A256KW): one CKK_AES key that may wrap, unwrap,
+ *   encrypt and decrypt; it is listed as kty JOSE_KTY_OCT with aes true.
+ * *key describes the new key as hsm_key_list() would. A spec that this
+ * function does not offer is HJ_ERR_INVALID_ARGUMENT.
+ */
+hj_err hsm_enc_key_generate(struct hsm *hsm, const struct hsm_enc_spec *spec,
+    const char *label, struct hsm_key *key, struct hj_error *err);
+
+/*
+ * Decrypts in (in_len bytes) with RSA key by RSAES-OAEP with hash_nid
+ * (NID_sha1 for RSA-OAEP, NID_sha256 for RSA-OAEP-256), MGF1 with the same
+ * hash and an empty label. On entry *out_len is the capacity of out, and
+ * on success the plaintext length. A ciphertext that does not decrypt, or
+ * whose plaintext does not fit out, is HJ_ERR_INVALID_ARGUMENT. A token
+ * that rejects OAEP with this hash (SoftHSM 2.6.1 with SHA-256) is
+ * HJ_ERR_FAILED_PRECONDITION.
+ */
+hj_err hsm_rsa_oaep_decrypt(struct hsm *hsm, const struct hsm_key *key,
+    int hash_nid, const uint8_t *in, size_t in_len, uint8_t *out,
+    size_t *out_len, struct hj_error *err);
+
+/*
+ * Finds out whether the token decrypts RSAES-OAEP with hash_nid for RSA
+ * key: encrypts a random block to key's public half with OpenSSL and
+ * decrypts it in the token. *supported is false when the token rejects the
+ * mechanism or its parameters, or returns another plaintext. Errors are
+ * those of hsm_rsa_oaep_decrypt() that are not about the ciphertext.
+ */
+hj_err hsm_oaep_supported(struct hsm *hsm, const struct hsm_key *key,
+    int hash_nid, bool *supported, struct hj_error *err);
+
+/*
+ * Computes the ECDH shared secret Z of EC key with the peer's public point
+ * (peer_len bytes, uncompressed 0x04 || X || Y on key's curve) in the
+ * token with CKM_ECDH1_DERIVE, and writes it into z. Only Z leaves the
+ * token, through a session object that is destroyed after it was read.
+ * On entry *z_len is the capacity of z (HSM_ECDH_SECRET_MAX is enough),
+ * and on success the field size of the curve: 32, 48 or 66 bytes. A point
+ * of another form or length, or not on the curve, is
+ * HJ_ERR_INVALID_ARGUMENT.
+ */
+hj_err hsm_ecdh_derive(struct hsm *hsm, const struct hsm_key *key,
+    const uint8_t *peer_point, size_t peer_len, uint8_t *z, size_t *z_len,
+    struct hj_error *err);
+
+/*
+ * Wraps cek (16 to HSM_WRAP_KEY_MAX bytes, a multiple of 8) with AES key
+ * by RFC 3394 key wrap (CKM_AES_KEY_WRAP): the CEK goes into the token as
+ * a session object, is wrapped with C_WrapKey and destroyed. On entry
+ * *out_len is the capacity of out, and on success cek_len + 8.
+ */
+hj_err hsm_aes_wrap(struct hsm *hsm, const struct hsm_key *key,
+    const uint8_t *cek, size_t cek_len, uint8_t *out, size_t *out_len,
+    struct hj_error *err);
+
+/*
+ * Unwraps an RFC 3394 wrapped key with AES key (C_UnwrapKey into a session
+ * object, which is read and destroyed) and writes it into cek. On entry
+ * *cek_len is the capacity of cek, and on success wrapped_len - 8. A
+ * wrapped key that fails the integrity check, has a length that is not a
+ * multiple of 8 from 24 to HSM_WRAP_KEY_MAX + 8, or does not fit cek is
+ * HJ_ERR_INVALID_ARGUMENT.
+ */
+hj_err hsm_aes_unwrap(struct hsm *hsm, const struct hsm_key *key,
+    const uint8_t *wrapped, size_t wrapped_len, uint8_t *cek, size_t *cek_len,
     struct hj_error *err);
 
 #endif

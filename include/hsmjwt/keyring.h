@@ -15,6 +15,7 @@
 #include "hsmjwt/alg.h"
 #include "hsmjwt/error.h"
 #include "hsmjwt/hsm.h"
+#include "hsmjwt/jwe.h"
 #include "hsmjwt/jwk.h"
 #include "hsmjwt/lifecycle.h"
 
@@ -35,7 +36,8 @@ struct keyring_key {
 	char id_hex[KEYRING_ID_HEX_MAX];    /* CKA_ID in hex */
 	const struct jose_alg *alg;
 	struct hsm_key hsm_key;
-	char *public_jwk_json;              /* with kid, use, alg; NULL for HMAC keys */
+	/* The JWK with kid, alg and use ("enc" for decryption keys); NULL for HMAC keys. */
+	char *public_jwk_json;
 	struct lifecycle times;             /* as stored in the token */
 	unsigned long record_handle;        /* lifecycle data object */
 
@@ -94,6 +96,18 @@ hj_err keyring_sign_compact(struct keyring *ring,
 hj_err keyring_verify(struct keyring *ring, const char *token, size_t token_len,
     const struct keyring_key **keyp, char **payloadp, size_t *payload_lenp,
     struct hj_error *err);
+
+/*
+ * Decrypts a compact JWE addressed to one of the ring's published
+ * decryption keys (by kid, or the active key of its alg). The key
+ * management step runs in the token. On success *resultp is freed with
+ * jwe_decrypted_free() and *keyp is the key used. Errors are as
+ * jwe_decrypt_compact() returns them: one fixed message in err, the step
+ * that failed in detail (for the log only).
+ */
+hj_err keyring_decrypt(struct keyring *ring, const char *token, size_t token_len,
+    struct jwe_decrypted **resultp, const struct keyring_key **keyp,
+    struct hj_error *err, struct hj_error *detail);
 
 /* Returns the JWK Set document ({"keys":[...]}), compact, owned by ring. */
 const char *keyring_jwks_json(const struct keyring *ring);

@@ -33,7 +33,8 @@ struct rpc_context {
 	const struct recipient *recipients;   /* named recipients of nested JWTs */
 	size_t recipient_count;
 	struct keystore *store;
-	uint32_t clock_skew;           /* seconds allowed on exp and nbf in Verify */
+	uint32_t clock_skew;
+	bool oaep256_unsupported;      /* the token cannot decrypt RSA-OAEP-256 */           /* seconds allowed on exp and nbf in Verify */
 	/* Returns true while the service can sign; drives the health status. */
 	bool (*serving)(void *arg);
 	void *serving_arg;

@@ -357,9 +357,6 @@ config_check_decryption(struct schema_ctx *ctx, const struct yamltree_node *map)
 		    "unknown key management algorithm \"%s\"; use one of RSA-OAEP, RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A256KW",
 		    schema_excerpt_str(excerpt, cfg->keys_decryption[i]));
 	}
-	if (cfg->keys_decryption_count > 0)
-		return schema_warn(ctx, pair->key->line, "keys.decryption",
-		    "decryption keys are not supported yet");
 	return HJ_OK;
 }
 

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/obj_mac.h>
+
 #include "hsmjwt/config.h"
 #include "hsmjwt/hsm.h"
 #include "hsmjwt/http.h"
@@ -176,6 +178,25 @@ daemon_profile_algs(const struct config *cfg, struct keystore_alg *algs, size_t 
 	return count;
 }
 
+/*
+ * Adds the key management algorithms of keys.decryption. Their keys are
+ * retired like signing keys, with the grace period of the longest max_ttl.
+ */
+static size_t
+daemon_decryption_algs(const struct config *cfg, struct keystore_alg *algs,
+    size_t count, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->keys_decryption_count && count < max; i++) {
+		const struct jose_alg *alg = jose_enc_alg_find(cfg->keys_decryption[i]);
+
+		if (alg != NULL)
+			algs[count++] = (struct keystore_alg){ alg, 0 };
+	}
+	return count;
+}
+
 static void
 daemon_log_keys(struct daemon *d)
 {
@@ -190,6 +211,54 @@ daemon_log_keys(struct daemon *d)
 		    (long long)key->times.activate_at);
 	}
 	keyring_unref(ring);
+}
+
+/*
+ * Returns false when the token cannot decrypt RSA-OAEP-256, found with a
+ * probe key that is destroyed again. SoftHSM 2.6.1 rejects OAEP with
+ * SHA-256 (CKR_ARGUMENTS_BAD).
+ */
+static bool
+daemon_probe_oaep256(struct daemon *d)
+{
+	const struct hsm_enc_spec spec = { .kty = JOSE_KTY_RSA, .rsa_bits = 2048 };
+	char message[LOG_QUOTE_SIZE];
+	struct hsm_key probe;
+	struct hj_error err;
+	bool supported = false;
+
+	memset(&probe, 0, sizeof(probe));
+	if (hsm_enc_key_generate(d->hsm, &spec, "hsmjwt-probe:RSA-OAEP-256", &probe,
+	    &err) != HJ_OK ||
+	    hsm_oaep_supported(d->hsm, &probe, NID_sha256, &supported, &err) != HJ_OK)
+		log_event(LOG_LEVEL_ERROR, "oaep_probe_failed", "message=%s",
+		    log_quote(message, err.message));
+	if (probe.private_handle != 0)
+		(void)hsm_object_destroy(d->hsm, probe.private_handle, NULL);
+	if (probe.public_handle != 0)
+		(void)hsm_object_destroy(d->hsm, probe.public_handle, NULL);
+	return supported;
+}
+
+/* Leaves out RSA-OAEP-256 when the token cannot decrypt it, so no such key is published. */
+static size_t
+daemon_check_decryption(struct daemon *d, struct keystore_alg *algs, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (strcmp(algs[i].alg->name, "RSA-OAEP-256") != 0)
+			continue;
+		if (daemon_probe_oaep256(d))
+			return count;
+		d->rpc_ctx.oaep256_unsupported = true;
+		log_event(LOG_LEVEL_WARN, "decryption_disabled", "alg=RSA-OAEP-256 "
+		    "reason=\"the token rejects RSA-OAEP with SHA-256; no RSA-OAEP-256 key is "
+		    "published, and Decrypt of such JWEs fails with FAILED_PRECONDITION\"");
+		algs[i] = algs[count - 1];
+		return count - 1;
+	}
+	return count;
 }
 
 /* Opens the key store with a key for each algorithm that a profile uses. */
@@ -211,6 +280,9 @@ daemon_load_keys(struct daemon *d, struct hj_error *err)
 	opts.alg_count = daemon_profile_algs(d->cfg, algs, sizeof(algs) / sizeof(algs[0]));
 	for (d->alg_count = 0; d->alg_count < opts.alg_count; d->alg_count++)
 		d->alg_names[d->alg_count] = algs[d->alg_count].alg->name;
+	opts.alg_count = daemon_decryption_algs(d->cfg, algs, opts.alg_count,
+	    sizeof(algs) / sizeof(algs[0]));
+	opts.alg_count = daemon_check_decryption(d, algs, opts.alg_count);
 	r = keystore_open(&opts, &d->store, err);
 	if (r == HJ_OK)
 		daemon_log_keys(d);
@@ -244,6 +316,7 @@ daemon_start_servers(struct daemon *d, struct hj_error *err)
 	hj_err r;
 
 	d->rpc_ctx = (struct rpc_context){
+		.oaep256_unsupported = d->rpc_ctx.oaep256_unsupported,
 		.issuer = d->cfg->issuer,
 		.profiles = d->cfg->profiles,
 		.profile_count = d->cfg->profile_count,

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -16,6 +17,12 @@
 /* Sizes of the trimmed token label and descriptions, with the NUL. */
 #define HSM_TOKEN_LABEL_SIZE 33
 #define HSM_DESCRIPTION_SIZE 128
+
+/* Length of the random CKA_ID of generated keys. */
+#define HSM_KEY_ID_LEN 16
+
+/* Minimum modulus length of RSA keys, generated or listed. */
+#define HSM_RSA_BITS_MIN 2048
 
 struct hsm {
 	void *dl;                          /* dlopen handle of the module */
@@ -70,6 +77,16 @@ hj_err hsm_pool_open(struct hsm *hsm, unsigned pool_size,
 void hsm_pool_close(struct hsm *hsm);
 hj_err hsm_session_run(struct hsm *hsm, const char *action, hsm_session_fn fn,
     void *ctx, struct hj_error *err);
+
+/* key.c */
+hj_err hsm_label_check(const char *label, struct hj_error *err);
+
+/* secret.c */
+CK_RV hsm_secret_create(struct hsm *hsm, CK_SESSION_HANDLE session,
+    const uint8_t *value, size_t value_len, CK_OBJECT_HANDLE *objectp);
+CK_RV hsm_secret_take(struct hsm *hsm, CK_SESSION_HANDLE session,
+    CK_OBJECT_HANDLE object, uint8_t *buf, size_t cap, size_t *lenp,
+    const char **callp);
 
 /* keyattr.c */
 bool hsm_rv_is_fatal(CK_RV rv);

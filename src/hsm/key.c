@@ -17,8 +17,6 @@
  */
 #define HSM_FIND_MAX 100000
 #define HSM_FIND_BATCH 64
-#define HSM_KEY_ID_LEN 16
-#define HSM_RSA_BITS_MIN 2048
 
 struct hsm_list_ctx {
 	const char *prefix;
@@ -60,17 +58,25 @@ hsm_handles_reserve(struct hsm_list_ctx *ctx)
 	return CKR_OK;
 }
 
-/* Appends the handles of every object of class to ctx->handles. */
+/*
+ * Appends the handles of every token object of class to ctx->handles.
+ * Session objects are left out: they are the short-lived secrets of
+ * hsm_ecdh_derive() and hsm_aes_unwrap(), never keys of the service.
+ */
 static CK_RV
 hsm_objects_find(struct hsm *hsm, CK_SESSION_HANDLE session,
     CK_OBJECT_CLASS class, struct hsm_list_ctx *ctx, const char **callp)
 {
-	CK_ATTRIBUTE template[] = { { CKA_CLASS, &class, sizeof(class) } };
+	CK_BBOOL token = CK_TRUE;
+	CK_ATTRIBUTE template[] = {
+		{ CKA_CLASS, &class, sizeof(class) },
+		{ CKA_TOKEN, &token, sizeof(token) },
+	};
 	CK_ULONG found;
 	CK_RV rv;
 
 	*callp = "C_FindObjectsInit";
-	rv = hsm->p11->C_FindObjectsInit(session, template, 1);
+	rv = hsm->p11->C_FindObjectsInit(session, template, 2);
 	if (rv != CKR_OK)
 		return rv;
 
@@ -294,18 +300,28 @@ hsm_key_generate_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	return hsm_key_read_public(hsm, session, key, callp);
 }
 
+/* Checks that label fits CKA_LABEL of a new key and struct hsm_key. */
+hj_err
+hsm_label_check(const char *label, struct hj_error *err)
+{
+	if (label == NULL || label[0] == '\0' ||
+	    strlen(label) >= HSM_LABEL_MAX) {
+		return hj_error_set(err, HJ_ERR_INTERNAL, "key label must have "
+		    "1 to %d bytes", HSM_LABEL_MAX - 1);
+	}
+	return HJ_OK;
+}
+
 /* Checks that alg and label can make a key in this token. */
 static hj_err
 hsm_key_generate_check(const struct jose_alg *alg, const char *label,
     struct hj_error *err)
 {
 	size_t params_len;
+	hj_err r;
 
-	if (label == NULL || label[0] == '\0' ||
-	    strlen(label) >= HSM_LABEL_MAX) {
-		return hj_error_set(err, HJ_ERR_INTERNAL, "key label must have "
-		    "1 to %d bytes", HSM_LABEL_MAX - 1);
-	}
+	if ((r = hsm_label_check(label, err)) != HJ_OK)
+		return r;
 	if ((alg->kty == JOSE_KTY_EC || alg->kty == JOSE_KTY_OKP) &&
 	    hsm_curve_params(alg->crv, &params_len) == NULL) {
 		return hj_error_set(err, HJ_ERR_INTERNAL, "%s: curve %s has no "
@@ -463,7 +479,7 @@ hsm_key_fits_alg(const struct hsm_key *key, const struct jose_alg *alg)
 		return key->rsa_e_len > 0 && hsm_integer_bits(key->rsa_n,
 		    key->rsa_n_len) >= HSM_RSA_BITS_MIN;
 	case JOSE_KTY_OCT:
-		return alg->secret_len > 0 &&
+		return !key->aes && alg->secret_len > 0 &&
 		    key->secret_len >= alg->secret_len;
 	}
 	return false;

@@ -360,6 +360,7 @@ hsm_key_type_kty(CK_KEY_TYPE type, enum jose_kty *ktyp)
 		*ktyp = JOSE_KTY_OKP;
 		return true;
 	case CKK_GENERIC_SECRET:
+	case CKK_AES:
 		*ktyp = JOSE_KTY_OCT;
 		return true;
 	default:
@@ -371,7 +372,7 @@ hsm_key_type_kty(CK_KEY_TYPE type, enum jose_kty *ktyp)
  * Reads the label, id and type of a private or secret key into key.
  * *matchp is false when the label does not start with prefix, or the
  * object cannot be used (attributes missing or too long, a key type other
- * than EC, RSA, EC_EDWARDS or GENERIC_SECRET).
+ * than EC, RSA, EC_EDWARDS, GENERIC_SECRET or AES).
  */
 CK_RV
 hsm_key_read_private(struct hsm *hsm, CK_SESSION_HANDLE session,
@@ -406,6 +407,7 @@ hsm_key_read_private(struct hsm *hsm, CK_SESSION_HANDLE session,
 		return hsm_rv_is_fatal(rv) ? rv : CKR_OK;
 	if (!hsm_key_type_kty(type, &key->kty))
 		return CKR_OK;
+	key->aes = type == CKK_AES;
 
 	*matchp = true;
 	return CKR_OK;

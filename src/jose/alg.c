@@ -63,6 +63,34 @@ static const struct jose_alg jose_algs[] = {
 
 #define JOSE_ALG_COUNT (sizeof(jose_algs) / sizeof(jose_algs[0]))
 
+/* Decryption keys: RSA-2048 for RSA-OAEP, P-256 for ECDH-ES. */
+static const struct jose_alg jose_enc_algs[] = {
+	{ .name = "RSA-OAEP", .kty = JOSE_KTY_RSA, .hash_nid = NID_sha1,
+	    .mechanism = CKM_RSA_PKCS_OAEP, .rsa_bits = 2048, .encryption = true },
+	{ .name = "RSA-OAEP-256", .kty = JOSE_KTY_RSA, .hash_nid = NID_sha256,
+	    .mechanism = CKM_RSA_PKCS_OAEP, .rsa_bits = 2048, .encryption = true },
+	{ .name = "ECDH-ES", .kty = JOSE_KTY_EC, .crv = "P-256",
+	    .mechanism = CKM_ECDH1_DERIVE, .encryption = true },
+	{ .name = "ECDH-ES+A128KW", .kty = JOSE_KTY_EC, .crv = "P-256",
+	    .mechanism = CKM_ECDH1_DERIVE, .encryption = true },
+	{ .name = "ECDH-ES+A192KW", .kty = JOSE_KTY_EC, .crv = "P-256",
+	    .mechanism = CKM_ECDH1_DERIVE, .encryption = true },
+	{ .name = "ECDH-ES+A256KW", .kty = JOSE_KTY_EC, .crv = "P-256",
+	    .mechanism = CKM_ECDH1_DERIVE, .encryption = true },
+};
+
+const struct jose_alg *
+jose_enc_alg_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(jose_enc_algs) / sizeof(jose_enc_algs[0]); i++) {
+		if (strcmp(jose_enc_algs[i].name, name) == 0)
+			return &jose_enc_algs[i];
+	}
+	return NULL;
+}
+
 const struct jose_alg *
 jose_alg_find(const char *name)
 {

@@ -82,7 +82,7 @@ keyring_key_describe(struct keyring_key *key, const struct jose_alg *alg,
 
 	r = HJ_ERR_NO_MEMORY;
 	if (json_object_set_new(jwk, "kid", json_string(key->kid)) != 0 ||
-	    json_object_set_new(jwk, "use", json_string("sig")) != 0 ||
+	    json_object_set_new(jwk, "use", json_string(alg->encryption ? "enc" : "sig")) != 0 ||
 	    json_object_set_new(jwk, "alg", json_string(alg->name)) != 0)
 		goto out;
 	key->public_jwk_json = json_dumps(jwk, JSON_COMPACT);

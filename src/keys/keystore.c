@@ -18,17 +18,29 @@ keystore_now(void)
 int64_t
 keystore_grace(const struct keystore *s, const struct jose_alg *alg)
 {
-	uint32_t max_ttl = 0;
+	uint32_t longest = 0, own = 0;
 	size_t i;
 
-	/* An algorithm that no profile uses gets the longest TTL of any profile. */
+	/* An algorithm without a max_ttl of its own (decryption keys) gets the longest. */
 	for (i = 0; i < s->alg_count; i++) {
 		if (s->algs[i].alg == alg)
-			return (int64_t)s->algs[i].max_ttl + s->opts.clock_skew;
-		if (s->algs[i].max_ttl > max_ttl)
-			max_ttl = s->algs[i].max_ttl;
+			own = s->algs[i].max_ttl;
+		if (s->algs[i].max_ttl > longest)
+			longest = s->algs[i].max_ttl;
 	}
-	return (int64_t)max_ttl + s->opts.clock_skew;
+	return (int64_t)(own != 0 ? own : longest) + s->opts.clock_skew;
+}
+
+bool
+keystore_uses_alg(const struct keystore *s, const struct jose_alg *alg)
+{
+	size_t i;
+
+	for (i = 0; i < s->alg_count; i++) {
+		if (s->algs[i].alg == alg)
+			return true;
+	}
+	return false;
 }
 
 /* Replaces the current snapshot with ring, which the store then owns. */

@@ -16,6 +16,22 @@ keystore_admin_now(void)
 	return (int64_t)time(NULL);
 }
 
+/* Generates a signing key, or a decryption key for a JWE key management row. */
+static hj_err
+keystore_generate_in_token(struct keystore *s, const struct jose_alg *alg,
+    const char *label, struct hsm_key *key, struct hj_error *err)
+{
+	struct hsm_enc_spec spec = {
+		.kty = alg->kty,
+		.crv = alg->crv,
+		.rsa_bits = alg->rsa_bits,
+	};
+
+	if (!alg->encryption)
+		return hsm_key_generate(s->opts.hsm, alg, label, key, err);
+	return hsm_enc_key_generate(s->opts.hsm, &spec, label, key, err);
+}
+
 hj_err
 keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
     int64_t activate_at, char *kid, struct hj_error *err)
@@ -25,6 +41,11 @@ keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
 	int64_t now = keystore_admin_now();
 	hj_err r;
 
+	/* A decryption key of an algorithm the service does not accept would never be loaded. */
+	if (alg->encryption && !keystore_uses_alg(s, alg))
+		return hj_error_set(err, HJ_ERR_FAILED_PRECONDITION, "alg: %s is not in "
+		    "keys.decryption; add it there to keep decryption keys for it", alg->name);
+
 	memset(&key, 0, sizeof(key));
 	snprintf(label, sizeof(label), "%s%s", KEYRING_LABEL_PREFIX, alg->name);
 
@@ -32,7 +53,7 @@ keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
 	 * The key pair comes first, then its record: a crash in between leaves
 	 * a key without a record, which the next load repairs before use.
 	 */
-	if ((r = hsm_key_generate(s->opts.hsm, alg, label, &key.hsm_key, err)) != HJ_OK ||
+	if ((r = keystore_generate_in_token(s, alg, label, &key.hsm_key, err)) != HJ_OK ||
 	    (r = keyring_key_describe(&key, alg, err)) != HJ_OK)
 		goto out;
 	key.times.created_at = now;

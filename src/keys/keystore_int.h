@@ -25,6 +25,8 @@ struct keystore {
 	pthread_t thread;
 };
 
+/* Returns true when alg is a signing algorithm of a profile or listed in keys.decryption. */
+bool keystore_uses_alg(const struct keystore *s, const struct jose_alg *alg);
 int64_t keystore_grace(const struct keystore *s, const struct jose_alg *alg);
 hj_err keystore_reload_locked(struct keystore *s, struct hj_error *err);
 

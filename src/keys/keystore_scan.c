@@ -19,15 +19,17 @@ struct keystore_scan {
 	bool *has_record;                  /* parallel to keys */
 };
 
-/* Returns the algorithm named in a label "hsmjwt:ALG". */
+/* Returns the signing or decryption algorithm named in a label "hsmjwt:ALG". */
 static const struct jose_alg *
 keystore_label_alg(const char *label)
 {
 	size_t prefix_len = strlen(KEYRING_LABEL_PREFIX);
+	const struct jose_alg *alg;
 
 	if (strncmp(label, KEYRING_LABEL_PREFIX, prefix_len) != 0)
 		return NULL;
-	return jose_alg_find(label + prefix_len);
+	alg = jose_alg_find(label + prefix_len);
+	return alg != NULL ? alg : jose_enc_alg_find(label + prefix_len);
 }
 
 /* Returns true when the token reports the key as sensitive and not extractable. */
@@ -97,6 +99,11 @@ keystore_scan_add(struct keystore *s, struct keystore_scan *scan,
 	if (alg == NULL || !hsm_key_fits_alg(hk, alg)) {
 		log_event(LOG_LEVEL_WARN, "key_skipped", "label=%s reason=\"the label "
 		    "names no supported algorithm, or the key type does not fit it\"", label);
+		return HJ_OK;
+	}
+	if (alg->encryption && !keystore_uses_alg(s, alg)) {
+		log_event(LOG_LEVEL_INFO, "key_skipped", "label=%s reason=\"keys.decryption "
+		    "does not list %s, so the key is not published\"", label, alg->name);
 		return HJ_OK;
 	}
 	if (!keystore_key_protected(s->opts.hsm, hk, label))

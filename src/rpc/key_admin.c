@@ -82,6 +82,8 @@ key_admin_alg(const char *name, struct rpc_reply *reply)
 	char names[256] = "";
 	size_t i;
 
+	if (alg == NULL)
+		alg = jose_enc_alg_find(name);
 	if (alg != NULL)
 		return alg;
 	for (i = 0; jose_alg_at(i) != NULL; i++) {
@@ -90,7 +92,8 @@ key_admin_alg(const char *name, struct rpc_reply *reply)
 		strncat(names, jose_alg_at(i)->name, sizeof(names) - strlen(names) - 1);
 	}
 	rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
-	    "alg: \"%.32s\" is not a supported algorithm; use one of %s", name, names);
+	    "alg: \"%.32s\" is not a supported algorithm; use one of %s, or a key "
+	    "management algorithm of keys.decryption", name, names);
 	return NULL;
 }
 

@@ -6,6 +6,8 @@ const struct rpc_method rpc_methods[] = {
 	  token_service_sign, 8 },
 	{ "/hsmjwt.v1.TokenService/Verify", "Verify", RPC_SERVICE_TOKEN,
 	  token_service_verify, 4 },
+	{ "/hsmjwt.v1.TokenService/Decrypt", "Decrypt", RPC_SERVICE_TOKEN,
+	  token_service_decrypt, 2 },
 	{ "/hsmjwt.v1.TokenService/GetJwks", "GetJwks", RPC_SERVICE_TOKEN,
 	  token_service_get_jwks, 2 },
 	{ "/grpc.health.v1.Health/Check", "Health.Check", RPC_SERVICE_HEALTH,

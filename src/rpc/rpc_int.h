@@ -77,6 +77,8 @@ void token_service_sign(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
 void token_service_verify(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
+void token_service_decrypt(const struct rpc_context *ctx,
+    const struct rpc_request *request, struct rpc_reply *reply);
 void token_service_get_jwks(const struct rpc_context *ctx,
     const struct rpc_request *request, struct rpc_reply *reply);
 void key_admin_list(const struct rpc_context *ctx,
