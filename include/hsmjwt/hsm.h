@@ -200,14 +200,14 @@ hj_err hsm_object_destroy(struct hsm *hsm, unsigned long handle,
  * A ciphertext, wrapped key or peer point that the token or a check here
  * rejects is HJ_ERR_INVALID_ARGUMENT with one message per function that
  * does not say which check failed, so that the service is no padding
- * oracle. HJ_ERR_UNAVAILABLE means the token cannot be reached, never bad
- * input.
+ * oracle. HJ_ERR_UNAVAILABLE is a device, session or login failure that
+ * the token reported.
  */
 
-/* The longest key that hsm_aes_wrap() wraps: a 64-byte CEK (A256CBC-HS512). */
+/* Maximum length of a key that hsm_aes_wrap() wraps: an A256CBC-HS512 CEK. */
 #define HSM_WRAP_KEY_MAX 64
 
-/* The longest ECDH shared secret: 66 bytes on P-521. */
+/* Maximum length of an ECDH shared secret: 66 bytes on P-521. */
 #define HSM_ECDH_SECRET_MAX 66
 
 /* The kind and size of a new encryption key. */
@@ -228,7 +228,7 @@ struct hsm_enc_spec {
  *   the public key may encrypt and wrap.
  * - EC (ECDH-ES*): the private key may derive.
  * - AES (A128KW, A192KW, A256KW): one CKK_AES key that may wrap, unwrap,
- *   encrypt and decrypt; it is listed as kty JOSE_KTY_OCT with aes true.
+ *   encrypt and decrypt. It is listed as kty JOSE_KTY_OCT with aes true.
  * *key describes the new key as hsm_key_list() would. A spec that this
  * function does not offer is HJ_ERR_INVALID_ARGUMENT.
  */

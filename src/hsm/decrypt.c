@@ -72,10 +72,9 @@ hsm_rv_is_mechanism_rejected(CK_RV rv)
 /*
  * Returns true for the CK_RV of a C_Decrypt that rejected the ciphertext.
  * SoftHSM 2.6.1 returns CKR_GENERAL_ERROR for a ciphertext that fails the
- * OAEP check or has the wrong length, so that code and
- * CKR_FUNCTION_FAILED count as rejections here, not as a lost token:
- * reporting them as HJ_ERR_UNAVAILABLE would tell a caller which
- * ciphertexts pass the OAEP check.
+ * OAEP check or has the wrong length. That code and CKR_FUNCTION_FAILED
+ * therefore count as rejections here, not as a lost token, because
+ * HJ_ERR_UNAVAILABLE would tell a caller which ciphertexts pass the check.
  */
 static bool
 hsm_rv_is_ciphertext_rejected(CK_RV rv)
@@ -112,10 +111,10 @@ hsm_decrypt_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 	}
 
 	/*
-	 * A plaintext buffer of the modulus length, because SoftHSM 2.6.1
-	 * returns CKR_BUFFER_TOO_SMALL for anything shorter. C_Decrypt ends
-	 * the operation on every other failure, so a rejected ciphertext
-	 * leaves the session clean.
+	 * The plaintext buffer has room for the whole modulus, because
+	 * SoftHSM 2.6.1 returns CKR_BUFFER_TOO_SMALL for anything shorter.
+	 * C_Decrypt ends the operation on every other failure, so a rejected
+	 * ciphertext leaves the session clean.
 	 */
 	*callp = "C_Decrypt";
 	ctx->plain_len = sizeof(ctx->plain);
@@ -131,8 +130,8 @@ hsm_decrypt_run(struct hsm *hsm, CK_SESSION_HANDLE session, void *arg,
 }
 
 /*
- * Runs the decryption of in with key in the token. Returns HJ_OK when the
- * token answered: with the plaintext in ctx, or with ctx->rejected or
+ * Decrypts in with key in the token. Returns HJ_OK when the token
+ * completed the call: with the plaintext in ctx, or with ctx->rejected or
  * ctx->unsupported set. Any other failure is an error.
  */
 static hj_err

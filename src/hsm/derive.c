@@ -40,9 +40,9 @@ hsm_ecdh_curve_nid(const char *crv)
 
 /*
  * Returns true when point (len bytes) is an uncompressed point on crv
- * other than the point at infinity. The token gets only such points:
- * SoftHSM 2.6.1 answers a point off the curve with CKR_GENERAL_ERROR, which
- * would read as a lost token.
+ * other than the point at infinity. Only such points reach the token,
+ * because SoftHSM 2.6.1 returns CKR_GENERAL_ERROR for a point off the
+ * curve, which would read as a lost token.
  */
 static bool
 hsm_ecdh_point_is_valid(const char *crv, const uint8_t *point, size_t len)
@@ -120,6 +120,28 @@ hsm_ecdh_check(const struct hsm_key *key, size_t z_cap,
 	return HJ_OK;
 }
 
+/*
+ * Fills the mechanism of ctx with the raw peer point, which the PKCS#11
+ * description of CK_ECDH1_DERIVE_PARAMS requires every token to accept.
+ * The DER OCTET STRING form is optional. SoftHSM 2.6.1 takes both and
+ * returns the same Z.
+ */
+static void
+hsm_derive_prepare(struct hsm_derive_ctx *ctx, const struct hsm_key *key,
+    const uint8_t *peer_point, size_t peer_len)
+{
+	ctx->params.kdf = CKD_NULL;
+	ctx->params.ulSharedDataLen = 0;
+	ctx->params.pSharedData = NULL;
+	ctx->params.ulPublicDataLen = peer_len;
+	ctx->params.pPublicData = (CK_BYTE_PTR)peer_point;
+	ctx->mechanism.mechanism = CKM_ECDH1_DERIVE;
+	ctx->mechanism.pParameter = &ctx->params;
+	ctx->mechanism.ulParameterLen = sizeof(ctx->params);
+	ctx->handle = key->private_handle;
+	ctx->field_len = (key->ec_point_len - 1) / 2;
+}
+
 hj_err
 hsm_ecdh_derive(struct hsm *hsm, const struct hsm_key *key,
     const uint8_t *peer_point, size_t peer_len, uint8_t *z, size_t *z_len,
@@ -142,20 +164,7 @@ hsm_ecdh_derive(struct hsm *hsm, const struct hsm_key *key,
 		goto out;
 	}
 
-	/*
-	 * The raw point, which the PKCS#11 description of
-	 * CK_ECDH1_DERIVE_PARAMS requires every token to accept; the DER
-	 * OCTET STRING form is optional. SoftHSM 2.6.1 takes both and
-	 * returns the same Z.
-	 */
-	ctx.params.kdf = CKD_NULL;
-	ctx.params.ulPublicDataLen = peer_len;
-	ctx.params.pPublicData = (CK_BYTE_PTR)peer_point;
-	ctx.mechanism.mechanism = CKM_ECDH1_DERIVE;
-	ctx.mechanism.pParameter = &ctx.params;
-	ctx.mechanism.ulParameterLen = sizeof(ctx.params);
-	ctx.handle = key->private_handle;
-	ctx.field_len = (key->ec_point_len - 1) / 2;
+	hsm_derive_prepare(&ctx, key, peer_point, peer_len);
 
 	snprintf(action, sizeof(action), "deriving with key \"%s\"",
 	    key->label);

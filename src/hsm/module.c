@@ -2,6 +2,8 @@
  * Loading, initializing and unloading the PKCS#11 module, and the life of a
  * struct hsm: hsm_open() and hsm_close().
  */
+/* RTLD_NODELETE is a GNU extension of dlopen(). */
+#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -126,7 +128,12 @@ hsm_module_load(struct hsm *hsm, const char *path, struct hj_error *err)
 	CK_C_GetFunctionList get_function_list;
 	CK_RV rv;
 
-	hsm->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/*
+	 * RTLD_NODELETE keeps the module mapped after dlclose(), so that a
+	 * module thread still running at exit cannot jump into unmapped code,
+	 * and LeakSanitizer can name the module in a report.
+	 */
+	hsm->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (hsm->dl == NULL) {
 		return hj_error_set(err, HJ_ERR_CONFIG,
 		    "cannot load the PKCS#11 module: %s", dlerror());

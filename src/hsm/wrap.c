@@ -153,6 +153,23 @@ hsm_wrap_prepare(struct hsm_wrap_ctx *ctx, const struct hsm_key *key,
 	return HJ_OK;
 }
 
+/* Checks the length of the key to wrap and the capacity of the output. */
+static hj_err
+hsm_wrap_check(size_t cek_len, size_t cap, struct hj_error *err)
+{
+	if (!hsm_wrap_len_is_valid(cek_len)) {
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "the key to "
+		    "wrap has %zu bytes: AES key wrap takes %d to %d bytes in "
+		    "steps of 8", cek_len, HSM_WRAP_KEY_MIN, HSM_WRAP_KEY_MAX);
+	}
+	if (cap < cek_len + HSM_WRAP_OVERHEAD) {
+		return hj_error_set(err, HJ_ERR_INTERNAL, "the wrapped key "
+		    "buffer has %zu bytes but needs %zu", cap,
+		    cek_len + HSM_WRAP_OVERHEAD);
+	}
+	return HJ_OK;
+}
+
 hj_err
 hsm_aes_wrap(struct hsm *hsm, const struct hsm_key *key, const uint8_t *cek,
     size_t cek_len, uint8_t *out, size_t *out_len, struct hj_error *err)
@@ -167,18 +184,8 @@ hsm_aes_wrap(struct hsm *hsm, const struct hsm_key *key, const uint8_t *cek,
 	memset(&ctx, 0, sizeof(ctx));
 	if ((r = hsm_wrap_prepare(&ctx, key, err)) != HJ_OK)
 		goto out;
-	if (!hsm_wrap_len_is_valid(cek_len)) {
-		r = hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "the key to wrap "
-		    "has %zu bytes: AES key wrap takes %d to %d bytes in steps "
-		    "of 8", cek_len, HSM_WRAP_KEY_MIN, HSM_WRAP_KEY_MAX);
+	if ((r = hsm_wrap_check(cek_len, cap, err)) != HJ_OK)
 		goto out;
-	}
-	if (cap < cek_len + HSM_WRAP_OVERHEAD) {
-		r = hj_error_set(err, HJ_ERR_INTERNAL, "the wrapped key buffer "
-		    "has %zu bytes but needs %zu", cap,
-		    cek_len + HSM_WRAP_OVERHEAD);
-		goto out;
-	}
 	ctx.cek = cek;
 	ctx.cek_len = cek_len;
 	ctx.out = out;

@@ -20,7 +20,9 @@
  *
  * Wrapped: C_GetSlotList, C_GetTokenInfo, C_OpenSession, C_CloseSession,
  * C_Login, C_FindObjectsInit, C_FindObjects, C_GetAttributeValue,
- * C_GenerateKeyPair, C_SignInit, C_Sign.
+ * C_CreateObject, C_DestroyObject, C_GenerateKey, C_GenerateKeyPair,
+ * C_SignInit, C_Sign, C_VerifyInit, C_Verify, C_DecryptInit, C_Decrypt,
+ * C_DeriveKey, C_WrapKey, C_UnwrapKey.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -73,6 +75,8 @@ static const struct {
 	SHIM_RV(CKR_DEVICE_ERROR),
 	SHIM_RV(CKR_DEVICE_MEMORY),
 	SHIM_RV(CKR_DEVICE_REMOVED),
+	SHIM_RV(CKR_ENCRYPTED_DATA_INVALID),
+	SHIM_RV(CKR_ENCRYPTED_DATA_LEN_RANGE),
 	SHIM_RV(CKR_FUNCTION_CANCELED),
 	SHIM_RV(CKR_KEY_HANDLE_INVALID),
 	SHIM_RV(CKR_KEY_FUNCTION_NOT_PERMITTED),
@@ -90,6 +94,8 @@ static const struct {
 	SHIM_RV(CKR_TOKEN_NOT_RECOGNIZED),
 	SHIM_RV(CKR_USER_NOT_LOGGED_IN),
 	SHIM_RV(CKR_BUFFER_TOO_SMALL),
+	SHIM_RV(CKR_WRAPPED_KEY_INVALID),
+	SHIM_RV(CKR_WRAPPED_KEY_LEN_RANGE),
 };
 
 /* Parses a CK_RV name, a number or GARBAGE. Returns false for anything else. */
@@ -412,6 +418,130 @@ shim_C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
 	return shim_real->C_Sign(session, data, data_len, sig, sig_lenp);
 }
 
+static CK_RV
+shim_C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR template,
+    CK_ULONG count, CK_OBJECT_HANDLE_PTR objectp)
+{
+	CK_RV rv = shim_fault("C_CreateObject");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_CreateObject(session, template, count, objectp);
+}
+
+static CK_RV
+shim_C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object)
+{
+	CK_RV rv = shim_fault("C_DestroyObject");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_DestroyObject(session, object);
+}
+
+static CK_RV
+shim_C_GenerateKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_ATTRIBUTE_PTR template, CK_ULONG count, CK_OBJECT_HANDLE_PTR keyp)
+{
+	CK_RV rv = shim_fault("C_GenerateKey");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_GenerateKey(session, mechanism, template, count,
+	    keyp);
+}
+
+static CK_RV
+shim_C_VerifyInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_OBJECT_HANDLE key)
+{
+	CK_RV rv = shim_fault("C_VerifyInit");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_VerifyInit(session, mechanism, key);
+}
+
+static CK_RV
+shim_C_Verify(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
+    CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+	CK_RV rv = shim_fault("C_Verify");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_Verify(session, data, data_len, sig, sig_len);
+}
+
+static CK_RV
+shim_C_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_OBJECT_HANDLE key)
+{
+	CK_RV rv = shim_fault("C_DecryptInit");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_DecryptInit(session, mechanism, key);
+}
+
+/*
+ * An injected failure ends the real decryption operation first, as a
+ * failed C_Decrypt of a real token does.
+ */
+static CK_RV
+shim_C_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG in_len,
+    CK_BYTE_PTR out, CK_ULONG_PTR out_lenp)
+{
+	CK_BYTE scratch[1024];
+	CK_ULONG scratch_len = sizeof(scratch);
+	CK_RV rv = shim_fault("C_Decrypt");
+
+	if (rv == CKR_OK)
+		return shim_real->C_Decrypt(session, in, in_len, out, out_lenp);
+	(void)shim_real->C_Decrypt(session, in, in_len, scratch, &scratch_len);
+	explicit_bzero(scratch, sizeof(scratch));
+	return rv;
+}
+
+static CK_RV
+shim_C_DeriveKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR template, CK_ULONG count,
+    CK_OBJECT_HANDLE_PTR keyp)
+{
+	CK_RV rv = shim_fault("C_DeriveKey");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_DeriveKey(session, mechanism, base, template,
+	    count, keyp);
+}
+
+static CK_RV
+shim_C_WrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_OBJECT_HANDLE wrapping, CK_OBJECT_HANDLE key, CK_BYTE_PTR out,
+    CK_ULONG_PTR out_lenp)
+{
+	CK_RV rv = shim_fault("C_WrapKey");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_WrapKey(session, mechanism, wrapping, key, out,
+	    out_lenp);
+}
+
+static CK_RV
+shim_C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+    CK_OBJECT_HANDLE unwrapping, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+    CK_ATTRIBUTE_PTR template, CK_ULONG count, CK_OBJECT_HANDLE_PTR keyp)
+{
+	CK_RV rv = shim_fault("C_UnwrapKey");
+
+	if (rv != CKR_OK)
+		return rv;
+	return shim_real->C_UnwrapKey(session, mechanism, unwrapping, wrapped,
+	    wrapped_len, template, count, keyp);
+}
+
 /*
  * Loads the real module once and builds the wrapped function list. The real
  * module is never unloaded: its C_Finalize resets it, and a test process
@@ -461,6 +591,16 @@ shim_load_inlock(void)
 	shim_list.C_GenerateKeyPair = shim_C_GenerateKeyPair;
 	shim_list.C_SignInit = shim_C_SignInit;
 	shim_list.C_Sign = shim_C_Sign;
+	shim_list.C_CreateObject = shim_C_CreateObject;
+	shim_list.C_DestroyObject = shim_C_DestroyObject;
+	shim_list.C_GenerateKey = shim_C_GenerateKey;
+	shim_list.C_VerifyInit = shim_C_VerifyInit;
+	shim_list.C_Verify = shim_C_Verify;
+	shim_list.C_DecryptInit = shim_C_DecryptInit;
+	shim_list.C_Decrypt = shim_C_Decrypt;
+	shim_list.C_DeriveKey = shim_C_DeriveKey;
+	shim_list.C_WrapKey = shim_C_WrapKey;
+	shim_list.C_UnwrapKey = shim_C_UnwrapKey;
 	return CKR_OK;
 }
 
