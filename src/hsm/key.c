@@ -214,6 +214,10 @@ hsm_key_pair_generate(struct hsm *hsm, CK_SESSION_HANDLE session,
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
+		/* A signing key does nothing else; SoftHSM's defaults would allow these. */
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 		{ CKA_ID, ctx->id, sizeof(ctx->id) },
 		{ CKA_LABEL, (void *)ctx->label, label_len },
 	};

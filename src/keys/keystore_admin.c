@@ -43,8 +43,9 @@ keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
 
 	/* A decryption key of an algorithm the service does not accept would never be loaded. */
 	if (alg->encryption && !keystore_uses_alg(s, alg))
-		return hj_error_set(err, HJ_ERR_FAILED_PRECONDITION, "alg: %s is not in "
-		    "keys.decryption; add it there to keep decryption keys for it", alg->name);
+		return hj_error_set(err, HJ_ERR_FAILED_PRECONDITION, "alg: the service keeps "
+		    "no %s decryption keys: keys.decryption does not list it, or the token "
+		    "cannot decrypt it (see the startup log)", alg->name);
 
 	memset(&key, 0, sizeof(key));
 	snprintf(label, sizeof(label), "%s%s", KEYRING_LABEL_PREFIX, alg->name);

@@ -119,9 +119,14 @@ export async function stopDaemon(daemon, timeoutMs = 10_000) {
     if (daemon.exit !== null)
         return { ...daemon.exit, killed: false };
     daemon.child.kill('SIGTERM');
-    const timer = new Promise((resolve) =>
-        setTimeout(resolve, timeoutMs, 'timeout'));
-    if (await Promise.race([daemon.exited, timer]) !== 'timeout')
+    let timeout;
+    const timer = new Promise((resolve) => {
+        timeout = setTimeout(resolve, timeoutMs, 'timeout');
+    });
+    const outcome = await Promise.race([daemon.exited, timer]);
+    // A pending timer would keep node running for the whole timeout.
+    clearTimeout(timeout);
+    if (outcome !== 'timeout')
         return { ...daemon.exit, killed: false };
     daemon.child.kill('SIGKILL');
     await daemon.exited;
