@@ -268,6 +268,25 @@ keyring_signing_key(const struct keyring *ring, const struct jose_alg *alg,
 	return i >= 0 ? &ring->keys[i] : NULL;
 }
 
+void
+keyring_key_state_at(const struct keyring *ring, size_t i, int64_t now,
+    enum key_state *statep, int64_t *retire_atp, int64_t *unpublish_atp)
+{
+	struct lifecycle_key *copy = calloc(ring->count + 1, sizeof(*copy));
+
+	*statep = ring->keys[i].state;
+	*retire_atp = ring->keys[i].retire_at;
+	*unpublish_atp = ring->keys[i].unpublish_at;
+	if (copy == NULL)
+		return;
+	memcpy(copy, ring->lifecycle, ring->count * sizeof(*copy));
+	lifecycle_compute(copy, ring->count, now);
+	*statep = copy[i].state;
+	*retire_atp = copy[i].retire_at;
+	*unpublish_atp = copy[i].unpublish_at;
+	free(copy);
+}
+
 int64_t
 keyring_built_at(const struct keyring *ring)
 {

@@ -1,4 +1,5 @@
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +38,11 @@ claims_check_audience_value(const struct profile *profile, const char *field,
 	if (value == NULL || value[0] == '\0')
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
 		    "%s: each audience must be a non-empty string", field);
+	/* The value is a claim, which messages never repeat; field says which one. */
 	if (!profile_allows_audience(profile, value))
 		return hj_error_set(err, HJ_ERR_PERMISSION_DENIED,
-		    "%s: audience \"%.64s\" is not allowed by profile \"%s\"",
-		    field, value, profile->name);
+		    "%s: the audience is not allowed by profile \"%s\"; use one that "
+		    "the profile lists", field, profile->name);
 	return HJ_OK;
 }
 
@@ -76,7 +78,10 @@ claims_check_claimed_audience(const struct profile *profile,
 		goto out;
 	}
 	json_array_foreach(aud, i, item) {
-		r = claims_check_audience_value(profile, "claims_json.aud", item, err);
+		char field[48];
+
+		snprintf(field, sizeof(field), "claims_json.aud[%zu]", i);
+		r = claims_check_audience_value(profile, field, item, err);
 		if (r != HJ_OK)
 			goto out;
 	}
@@ -109,7 +114,10 @@ claims_request_audience(const struct profile *profile,
 			    "audience[%zu]: must be valid UTF-8", i);
 			goto out;
 		}
-		r = claims_check_audience_value(profile, "audience", item, err);
+		char field[48];
+
+		snprintf(field, sizeof(field), "audience[%zu]", i);
+		r = claims_check_audience_value(profile, field, item, err);
 		if (r != HJ_OK) {
 			json_decref(item);
 			goto out;

@@ -1,6 +1,7 @@
 /* The KeyAdmin service, served only on listen.admin. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hsmjwt/log.h"
 #include "hsmjwt.pb-c.h"
@@ -8,20 +9,26 @@
 
 #define KEY_ADMIN_URI_MAX 512
 
-/* Fills a Key message from key; strings point into key and uri. */
+/* Fills a Key message from key with its state now; strings point into key and uri. */
 static void
-key_admin_describe(const struct keyring *ring, const struct keyring_key *key,
-    char *uri, Hsmjwt__V1__Key *msg)
+key_admin_describe(const struct keyring *ring, size_t index, char *uri,
+    Hsmjwt__V1__Key *msg)
 {
+	const struct keyring_key *key = keyring_key_at(ring, index);
+	enum key_state state;
+	int64_t retire_at, unpublish_at;
+
 	hsmjwt__v1__key__init(msg);
+	keyring_key_state_at(ring, index, (int64_t)time(NULL), &state, &retire_at,
+	    &unpublish_at);
 	hsm_key_uri(keyring_hsm(ring), &key->hsm_key, uri, KEY_ADMIN_URI_MAX);
 	msg->kid = (char *)key->kid;
 	msg->alg = (char *)key->alg->name;
-	msg->state = (Hsmjwt__V1__KeyState)key->state;
+	msg->state = (Hsmjwt__V1__KeyState)state;
 	msg->created_at = key->times.created_at;
 	msg->activate_at = key->times.activate_at;
-	msg->retire_at = key->retire_at;
-	msg->unpublish_at = key->unpublish_at;
+	msg->retire_at = retire_at;
+	msg->unpublish_at = unpublish_at;
 	msg->public_jwk_json = key->public_jwk_json != NULL ? key->public_jwk_json : "";
 	msg->pkcs11_uri = uri;
 }
@@ -45,15 +52,19 @@ key_admin_reply_key(const struct rpc_context *ctx, const char *kid,
     struct rpc_reply *reply)
 {
 	struct keyring *ring = keystore_current(ctx->store);
-	const struct keyring_key *key = keyring_find(ring, kid);
 	char uri[KEY_ADMIN_URI_MAX];
 	Hsmjwt__V1__Key msg;
+	size_t i;
 
-	if (key == NULL) {
+	for (i = 0; i < keyring_key_count(ring); i++) {
+		if (strcmp(keyring_key_at(ring, i)->kid, kid) == 0)
+			break;
+	}
+	if (i == keyring_key_count(ring)) {
 		rpc_reply_status(reply, GRPC_STATUS_INTERNAL,
 		    "key %s is missing from the reloaded key ring", kid);
 	} else {
-		key_admin_describe(ring, key, uri, &msg);
+		key_admin_describe(ring, i, uri, &msg);
 		key_admin_pack(&msg.base, reply);
 	}
 	keyring_unref(ring);
@@ -123,7 +134,7 @@ key_admin_list(const struct rpc_context *ctx, const struct rpc_request *request,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		key_admin_describe(ring, keyring_key_at(ring, i), uris[i], &keys[i]);
+		key_admin_describe(ring, i, uris[i], &keys[i]);
 		ptrs[i] = &keys[i];
 	}
 	response.n_keys = n;

@@ -1,4 +1,5 @@
 /* Nested JWTs: the signed token encrypted to a recipient as a compact JWE with "cty":"JWT". */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,16 @@
 #include "rpc_int.h"
 
 #define NESTED_DEFAULT_ENC "A256GCM"
+
+/* Puts "field: " before err's message, so that it names the request field. */
+static hj_err
+nested_prefix(struct hj_error *err, const char *field)
+{
+	char message[HJ_ERROR_MESSAGE_MAX];
+
+	snprintf(message, sizeof(message), "%s", err->message);
+	return hj_error_set(err, err->code, "%s: %s", field, message);
+}
 
 static const struct recipient *
 nested_find_recipient(const struct rpc_context *ctx, const char *name)
@@ -126,7 +137,7 @@ nested_encrypt(const struct rpc_context *ctx, const struct profile *profile,
 	params.enc = enc->enc[0] != '\0' ? enc->enc : NESTED_DEFAULT_ENC;
 	params.cty = "JWT";
 	if ((r = jwe_check_alg_enc(params.alg, params.enc, err)) != HJ_OK)
-		return r;
+		return nested_prefix(err, "encryption");
 	/* TODO: A128KW and A256KW need an AES key shared with the recipient in the token. */
 	if (strstr(alg, "KW") != NULL && strncmp(alg, "ECDH-ES", 7) != 0)
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: %s needs a "
@@ -138,6 +149,8 @@ nested_encrypt(const struct rpc_context *ctx, const struct profile *profile,
 		params.recipient = recipient;
 		r = jwe_encrypt_compact(&params, (const uint8_t *)jws, strlen(jws), tokenp, err);
 	}
+	if (r != HJ_OK && strncmp(err->message, "encryption", 10) != 0)
+		nested_prefix(err, field);
 	rpc_reply_log(reply, " recipient=%s jwe_alg=%s enc=%s",
 	    enc->recipient[0] != '\0' ? log_quote(field_q, enc->recipient) : "inline",
 	    alg, params.enc);

@@ -148,6 +148,17 @@ token_service_sign(const struct rpc_context *ctx,
 		return;
 	}
 
+	/*
+	 * protobuf-c ends strings at their first NUL byte, so a request that
+	 * packs smaller than it arrived had one inside a string.
+	 */
+	if (hsmjwt__v1__sign_request__get_packed_size(req) < request->len) {
+		rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
+		    "request: a string field, such as claims_json, contains a NUL byte; "
+		    "remove it");
+		goto out;
+	}
+
 	name = req->profile[0] != '\0' ? req->profile : "default";
 	rpc_reply_log(reply, " profile=%s", log_quote(name_q, name));
 	profile = token_service_find_profile(ctx, name);

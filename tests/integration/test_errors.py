@@ -177,6 +177,13 @@ def test_sign_empty_claims_is_empty_object(daemon):
     assert names == ["iss", "iat", "exp", "jti"]
 
 
+def test_sign_explicit_empty_profile(daemon):
+    # Some encoders, such as protobufjs, send an empty proto3 string as a
+    # zero-length field instead of leaving it out.
+    response = daemon.client.sign_raw(b"\x0a\x00" + encode_sign_request(claims_json=b"{}"))
+    assert response.alg == "ES256"
+
+
 def test_sign_empty_profile_is_default(daemon):
     response = daemon.client.sign(claims_json="{}", audience=["search"])
     claims = dict(parse_pairs(payload_of(response.token)))

@@ -275,8 +275,6 @@ def test_nested_bad_recipient(daemon, case):
         assert word in error.details(), word
 
 
-@pytest.mark.xfail(strict=True, reason="the message is \"ECDH key agreement failed\", which "
-                   "names neither the field nor the fix")
 def test_nested_small_order_message_names_field(daemon):
     error = expect_rpc_error(sign_nested, daemon, recipient_jwk_json=x25519_zero_jwk(),
                              alg="ECDH-ES", enc="A256GCM")
