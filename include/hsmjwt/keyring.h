@@ -74,6 +74,14 @@ const struct keyring_key *keyring_find(const struct keyring *ring, const char *k
 const struct keyring_key *keyring_signing_key(const struct keyring *ring,
     const struct jose_alg *alg, int64_t now);
 
+/*
+ * Computes the state and effective retire_at and unpublish_at of the key at
+ * index i at time now, which may be later than the snapshot; the fields of
+ * struct keyring_key hold them at the time the snapshot was built.
+ */
+void keyring_key_state_at(const struct keyring *ring, size_t i, int64_t now,
+    enum key_state *statep, int64_t *retire_atp, int64_t *unpublish_atp);
+
 /* Returns the time at which the snapshot was built. */
 int64_t keyring_built_at(const struct keyring *ring);
 
