@@ -21,6 +21,26 @@ nested_prefix(struct hj_error *err, const char *field)
 	return hj_error_set(err, err->code, "%s: %s", field, message);
 }
 
+/* Checks alg and enc separately, so that the message names the field that is wrong. */
+static hj_err
+nested_check_alg_enc(const char *alg, const char *enc, struct hj_error *err)
+{
+	/* TODO: A128KW and A256KW need an AES key shared with the recipient in the token. */
+	if (strcmp(alg, "A128KW") == 0 || strcmp(alg, "A256KW") == 0)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: %s needs a "
+		    "key shared in the token, which is not supported yet; use RSA-OAEP-256 "
+		    "or ECDH-ES+A256KW", alg);
+	if (jwe_check_alg_enc(alg, NESTED_DEFAULT_ENC, NULL) != HJ_OK)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: \"%.32s\" is "
+		    "not supported; use RSA-OAEP, RSA-OAEP-256, ECDH-ES, ECDH-ES+A128KW, "
+		    "ECDH-ES+A192KW or ECDH-ES+A256KW", alg);
+	if (jwe_check_alg_enc(alg, enc, NULL) != HJ_OK)
+		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.enc: \"%.32s\" is "
+		    "not supported; use A128GCM, A192GCM, A256GCM, A128CBC-HS256, "
+		    "A192CBC-HS384 or A256CBC-HS512", enc);
+	return HJ_OK;
+}
+
 static const struct recipient *
 nested_find_recipient(const struct rpc_context *ctx, const char *name)
 {
@@ -136,13 +156,8 @@ nested_encrypt(const struct rpc_context *ctx, const struct profile *profile,
 	params.alg = alg;
 	params.enc = enc->enc[0] != '\0' ? enc->enc : NESTED_DEFAULT_ENC;
 	params.cty = "JWT";
-	if ((r = jwe_check_alg_enc(params.alg, params.enc, err)) != HJ_OK)
-		return nested_prefix(err, "encryption");
-	/* TODO: A128KW and A256KW need an AES key shared with the recipient in the token. */
-	if (strstr(alg, "KW") != NULL && strncmp(alg, "ECDH-ES", 7) != 0)
-		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT, "encryption.alg: %s needs a "
-		    "key shared in the token, which is not supported yet; use RSA-OAEP-256 "
-		    "or ECDH-ES+A256KW", alg);
+	if ((r = nested_check_alg_enc(params.alg, params.enc, err)) != HJ_OK)
+		return r;
 
 	r = jwe_recipient_parse(json, strlen(json), field, alg, NULL, &recipient, err);
 	if (r == HJ_OK) {
