@@ -9,6 +9,67 @@
 #include "hsmjwt.pb-c.h"
 #include "rpc_int.h"
 
+static bool
+wire_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *value)
+{
+	unsigned shift;
+
+	*value = 0;
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t byte = *(*p)++;
+
+		*value |= (uint64_t)(byte & 0x7f) << shift;
+		if ((byte & 0x80) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Returns true when a string field of a SignRequest (profile, claims_json,
+ * audience) or of its Encryption (fields 1 to 4, with nested set) contains
+ * a NUL byte. The message already decoded, so its framing is valid.
+ */
+static bool
+sign_request_has_nul(const uint8_t *p, size_t len, bool nested)
+{
+	const uint8_t *end = p + len;
+	uint64_t key, size;
+
+	while (p < end) {
+		if (!wire_read_varint(&p, end, &key))
+			return false;
+		switch (key & 7) {
+		case 0:
+			if (!wire_read_varint(&p, end, &size))
+				return false;
+			continue;
+		case 1:
+		case 5:
+			size = (key & 7) == 1 ? 8 : 4;
+			if (size > (uint64_t)(end - p))
+				return false;
+			p += size;
+			continue;
+		case 2:
+			break;
+		default:
+			return false;
+		}
+		if (!wire_read_varint(&p, end, &size) || size > (uint64_t)(end - p))
+			return false;
+		if (!nested && (key >> 3) == 5) {
+			if (sign_request_has_nul(p, (size_t)size, true))
+				return true;
+		} else if (((key >> 3) <= 4 && (nested || (key >> 3) != 3)) &&
+		    memchr(p, 0, (size_t)size) != NULL) {
+			return true;
+		}
+		p += size;
+	}
+	return false;
+}
+
 static const struct profile *
 token_service_find_profile(const struct rpc_context *ctx, const char *name)
 {
@@ -148,11 +209,8 @@ token_service_sign(const struct rpc_context *ctx,
 		return;
 	}
 
-	/*
-	 * protobuf-c ends strings at their first NUL byte, so a request that
-	 * packs smaller than it arrived had one inside a string.
-	 */
-	if (hsmjwt__v1__sign_request__get_packed_size(req) < request->len) {
+	/* protobuf-c ends strings at their first NUL byte, so look at the wire bytes. */
+	if (sign_request_has_nul(request->data, request->len, false)) {
 		rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
 		    "request: a string field, such as claims_json, contains a NUL byte; "
 		    "remove it");

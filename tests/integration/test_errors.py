@@ -177,10 +177,12 @@ def test_sign_empty_claims_is_empty_object(daemon):
     assert names == ["iss", "iat", "exp", "jti"]
 
 
-def test_sign_explicit_empty_profile(daemon):
-    # Some encoders, such as protobufjs, send an empty proto3 string as a
-    # zero-length field instead of leaving it out.
-    response = daemon.client.sign_raw(b"\x0a\x00" + encode_sign_request(claims_json=b"{}"))
+@pytest.mark.parametrize("prefix", [b"\x0a\x00", b"\x18\x00"],
+                         ids=["empty profile", "zero ttl_seconds"])
+def test_sign_explicit_default_field(daemon, prefix):
+    # Some encoders, such as protobufjs, send a proto3 field that contains its
+    # default value (an empty string, a zero) instead of leaving it out.
+    response = daemon.client.sign_raw(prefix + encode_sign_request(claims_json=b"{}"))
     assert response.alg == "ES256"
 
 
