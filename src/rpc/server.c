@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,8 @@
 #define RPC_GENERIC_SLOTS 2
 /* How long shutdown waits for calls in progress before it cancels them. */
 #define RPC_DRAIN_SECONDS 10
+/* How often shutdown checks whether the calls in progress have finished. */
+#define RPC_DRAIN_POLL_NS (50 * 1000 * 1000L)
 
 struct rpc_worker {
 	struct rpc_server *server;
@@ -41,6 +45,7 @@ struct rpc_server {
 	int shutdown_tag;             /* its address is the shutdown tag */
 	bool grpc_started;
 	bool stopped;
+	atomic_int active_calls;      /* calls taken and not yet finished */
 };
 
 enum rpc_call_state {
@@ -61,6 +66,7 @@ struct rpc_call {
 	grpc_byte_buffer *response;
 	grpc_slice status_details;
 	bool has_status_details;
+	bool active;                        /* counted in active_calls */
 	int cancelled;
 };
 
@@ -69,6 +75,8 @@ rpc_call_free(struct rpc_call *c)
 {
 	if (c == NULL)
 		return;
+	if (c->active)
+		atomic_fetch_sub(&c->worker->server->active_calls, 1);
 	if (c->payload != NULL)
 		grpc_byte_buffer_destroy(c->payload);
 	if (c->response != NULL)
@@ -290,6 +298,8 @@ rpc_worker_event(struct rpc_worker *w, grpc_event ev)
 	}
 
 	/* Keep the slot filled before the handler blocks on the token. */
+	c->active = true;
+	atomic_fetch_add(&s->active_calls, 1);
 	if (!rpc_server_is_shutting_down(s))
 		rpc_call_post(w, c->method);
 	rpc_call_handle(c);
@@ -439,16 +449,42 @@ static void
 rpc_server_wait_drained(struct rpc_server *s)
 {
 	struct timespec deadline;
+	bool done;
 	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += RPC_DRAIN_SECONDS;
 
+	/*
+	 * Shutdown also waits for clients to close their connections. Once no
+	 * call is in progress, cancelling closes the idle connections at once.
+	 */
 	pthread_mutex_lock(&s->lock);
-	while (!s->shutdown_notified && rc == 0)
-		rc = pthread_cond_timedwait(&s->drained, &s->lock, &deadline);
+	while (!s->shutdown_notified && rc != ETIMEDOUT) {
+		struct timespec tick;
+
+		clock_gettime(CLOCK_REALTIME, &tick);
+		tick.tv_nsec += RPC_DRAIN_POLL_NS;
+		if (tick.tv_nsec >= 1000000000L) {
+			tick.tv_sec++;
+			tick.tv_nsec -= 1000000000L;
+		}
+		if (tick.tv_sec > deadline.tv_sec ||
+		    (tick.tv_sec == deadline.tv_sec && tick.tv_nsec > deadline.tv_nsec))
+			tick = deadline;
+		rc = pthread_cond_timedwait(&s->drained, &s->lock, &tick);
+		if (rc == ETIMEDOUT && atomic_load(&s->active_calls) == 0) {
+			pthread_mutex_unlock(&s->lock);
+			grpc_server_cancel_all_calls(s->grpc);
+			pthread_mutex_lock(&s->lock);
+		}
+		if (rc == ETIMEDOUT && (tick.tv_sec < deadline.tv_sec ||
+		    tick.tv_nsec < deadline.tv_nsec))
+			rc = 0;
+	}
+	done = s->shutdown_notified;
 	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
+	if (done)
 		return;
 
 	log_event(LOG_LEVEL_WARN, "rpc_drain_timeout",
