@@ -20,7 +20,12 @@ deploy/install-deps.sh
 if [[ ! -f build/build.ninja ]]; then
 	meson setup build -Dtests=false
 fi
-ninja -C build src/daemon/hsmjwtd
+ninja -C build src/daemon/hsmjwtd src/cli/hsmjwt
+
+if curl -fsS "http://$http_addr/healthz" >/dev/null 2>&1; then
+	echo "quickstart: an hsmjwtd already serves http://$http_addr; stop it first" >&2
+	exit 1
+fi
 
 mkdir -p "$dev/tokens"
 chmod 700 "$dev"
@@ -91,5 +96,7 @@ echo "A token signed in the SoftHSM token \"$label\":"
 deploy/sign-once.py --server "$grpc_addr" --claims '{"sub":"quickstart"}'
 echo
 echo "JWKS: http://$http_addr/.well-known/jwks.json"
+echo "CLI:  build/src/cli/hsmjwt --server $grpc_addr sign --claims '{\"sub\":\"alice\"}'"
+echo "      build/src/cli/hsmjwt --admin unix:$dev/admin.sock keys list"
 echo "hsmjwtd is serving; press Ctrl-C to stop it."
 wait $daemon

@@ -238,7 +238,8 @@ config_read_tls(struct schema_ctx *ctx, const struct yamltree_pair *pair)
 		return r;
 	ctx->cfg->tls_present = true;
 	return schema_warn(ctx, pair->key->line, "tls",
-	    "TLS is not supported yet");
+	    "TLS is not supported yet, so every listener serves plaintext on "
+	    "loopback or a unix socket");
 }
 
 static bool

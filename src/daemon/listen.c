@@ -17,6 +17,27 @@ listen_unix_path(const char *address)
 	return strncmp(address, "unix:", 5) == 0 ? address + 5 : NULL;
 }
 
+/* Returns true when a process accepts connections on the unix socket at path. */
+static bool
+listen_socket_in_use(const char *path)
+{
+	struct sockaddr_un sun;
+	bool in_use;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return false;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	in_use = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return in_use;
+}
+
 hj_err
 listen_remove_stale_socket(const char *path, struct hj_error *err)
 {
@@ -27,6 +48,9 @@ listen_remove_stale_socket(const char *path, struct hj_error *err)
 	if (!S_ISSOCK(st.st_mode))
 		return hj_error_set(err, HJ_ERR_CONFIG,
 		    "%s exists and is not a socket; remove it or choose another path", path);
+	if (listen_socket_in_use(path))
+		return hj_error_set(err, HJ_ERR_CONFIG, "%s is in use by another process, "
+		    "such as another hsmjwtd; stop it or choose another path", path);
 	if (unlink(path) != 0)
 		return hj_error_set(err, HJ_ERR_CONFIG, "cannot remove the old socket %s: %s",
 		    path, strerror(errno));

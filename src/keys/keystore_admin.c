@@ -200,8 +200,8 @@ keystore_retire_locked(struct keystore *s, const char *kid, bool immediately,
 	}
 	if (active && !immediately) {
 		r = hj_error_set(err, HJ_ERR_FAILED_PRECONDITION,
-		    "kid: key %s is the active %s key; rotate it (keys rotate --alg %s), "
-		    "or retire it with immediately set if it is compromised",
+		    "kid: key %s is the active %s key; rotate it (hsmjwt keys rotate --alg %s), "
+		    "or if it is compromised retire it immediately (hsmjwt keys retire --now -- KID)",
 		    kid, key->alg->name, key->alg->name);
 		goto out;
 	}
@@ -248,10 +248,15 @@ keystore_destroy_locked(struct keystore *s, const char *kid, struct hj_error *er
 		goto out;
 	}
 	if (key->state != KEY_STATE_EXPIRED) {
-		r = hj_error_set(err, HJ_ERR_FAILED_PRECONDITION,
-		    "kid: key %s is %s; only expired keys can be destroyed (it is "
-		    "unpublished at %lld)", kid, lifecycle_state_name(key->state),
-		    (long long)key->unpublish_at);
+		if (key->unpublish_at == 0)
+			r = hj_error_set(err, HJ_ERR_FAILED_PRECONDITION, "kid: key %s is %s; "
+			    "only expired keys can be destroyed, so rotate or retire it first",
+			    kid, lifecycle_state_name(key->state));
+		else
+			r = hj_error_set(err, HJ_ERR_FAILED_PRECONDITION, "kid: key %s is %s; "
+			    "only expired keys can be destroyed, and it expires at %lld (Unix "
+			    "seconds)", kid, lifecycle_state_name(key->state),
+			    (long long)key->unpublish_at);
 		goto out;
 	}
 

@@ -23,8 +23,8 @@ claims_check_reserved(const struct jsontext_object *obj, struct hj_error *err)
 	for (i = 0; i < sizeof(service_claims) / sizeof(service_claims[0]); i++) {
 		if (jsontext_object_get(obj, service_claims[i]) != NULL)
 			return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
-			    "claims_json: \"%s\" is set by the service; "
-			    "remove it from the claims", service_claims[i]);
+			    "claims_json: \"%s\" is a registered time or id claim that only "
+			    "the service sets; remove it from the claims", service_claims[i]);
 	}
 	return HJ_OK;
 }

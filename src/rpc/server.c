@@ -357,12 +357,16 @@ rpc_worker_post_all(struct rpc_worker *w)
 static grpc_server *
 rpc_grpc_server_create(void)
 {
-	grpc_arg args[1];
-	grpc_channel_args channel_args = { 1, args };
+	grpc_arg args[2];
+	grpc_channel_args channel_args = { 2, args };
 
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
 	args[0].value.integer = RPC_MAX_REQUEST_BYTES;
+	/* gRPC sets SO_REUSEPORT by default, which lets a second daemon share the port. */
+	args[1].type = GRPC_ARG_INTEGER;
+	args[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+	args[1].value.integer = 0;
 	return grpc_server_create(&channel_args, NULL);
 }
 

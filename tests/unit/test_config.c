@@ -701,7 +701,7 @@ config_warning_tls(void **state)
 	assert_string_equal(cfg->tls.client_ca, "/etc/hsmjwt/ca.pem");
 	assert_int_equal(cfg->warning_count, 1);
 	assert_string_equal(cfg->warnings[0],
-	    "line 9: tls: accepted, but TLS is not supported yet");
+	    "line 9: tls: accepted, but TLS is not supported yet, so every listener serves plaintext on loopback or a unix socket");
 	config_free(cfg);
 }
 
