@@ -26,6 +26,9 @@
 /* CKA_LABEL of a lifecycle data object: this prefix and the key's CKA_ID in hex. */
 #define KEYRING_RECORD_PREFIX "hsmjwt-lifecycle:"
 
+/* CKA_LABEL of an AES key shared with a recipient for A128KW or A256KW: this prefix and the kid. */
+#define KEYRING_SHARED_PREFIX "hsmjwt-kw:"
+
 #define KEYRING_KID_MAX (JWK_THUMBPRINT_LEN + 1)
 #define KEYRING_ID_HEX_MAX (2 * HSM_ID_MAX + 1)
 
@@ -116,6 +119,16 @@ hj_err keyring_verify(struct keyring *ring, const char *token, size_t token_len,
 hj_err keyring_decrypt(struct keyring *ring, const char *token, size_t token_len,
     struct jwe_decrypted **resultp, const struct keyring_key **keyp,
     struct hj_error *err, struct hj_error *detail);
+
+/*
+ * Wraps cek with RFC 3394 under the AES key of key_len bytes that the
+ * service shares with the recipient kid, which the token holds with
+ * CKA_LABEL KEYRING_SHARED_PREFIX + kid. A missing key is
+ * HJ_ERR_FAILED_PRECONDITION. On entry *out_len is the capacity of out.
+ */
+hj_err keyring_shared_wrap(struct keyring *ring, const char *kid, size_t key_len,
+    const uint8_t *cek, size_t cek_len, uint8_t *out, size_t *out_len,
+    struct hj_error *err);
 
 /* Returns the JWK Set document ({"keys":[...]}), compact, owned by ring. */
 const char *keyring_jwks_json(const struct keyring *ring);

@@ -7,7 +7,6 @@ content encryption algorithm is tried once per recipient key.
 """
 
 import json
-import re
 
 import grpc
 
@@ -261,9 +260,9 @@ BAD_RECIPIENTS = [
     ("unknown alg", lambda: public_json(kty="EC", crv="P-256"), "ECDH-ES+A512KW", "A256GCM",
      ["ECDH-ES+A512KW"]),
     ("A128KW", lambda: json.dumps({"kty": "oct", "k": b64url(bytes(16))}), "A128KW",
-     "A256GCM", ["encryption.alg", "A128KW", "not supported"]),
+     "A256GCM", ["encryption.recipient_jwk_json", "A128KW", "configured recipient"]),
     ("A256KW", lambda: json.dumps({"kty": "oct", "k": b64url(bytes(32))}), "A256KW",
-     "A256GCM", ["encryption.alg", "A256KW", "not supported"]),
+     "A256GCM", ["encryption.recipient_jwk_json", "A256KW", "configured recipient"]),
 ]
 
 
@@ -290,14 +289,6 @@ def test_nested_unsupported_alg_names_field(daemon, recipient_keys, alg, enc, fi
     error = expect_rpc_error(sign_nested, daemon, recipient_jwk_json=key.export_public(),
                              alg=alg, enc=enc)
     assert field in error.details()
-
-
-def test_nested_unsupported_alg_suggests_usable_algs(daemon, recipient_keys):
-    error = expect_rpc_error(sign_nested, daemon,
-                             recipient_jwk_json=recipient_keys["rsa-2048"].export_public(),
-                             alg="RSA1_5", enc="A256GCM")
-    # ECDH-ES+A128KW is usable; plain A128KW and A256KW are not.
-    assert re.search(r"(?<!\+)A(128|256)KW", error.details()) is None, error.details()
 
 
 def test_nested_unknown_named_recipient(daemon):
