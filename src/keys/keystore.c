@@ -131,6 +131,8 @@ keystore_fill_missing(struct keystore *s, struct hj_error *err)
 		r = keystore_generate_locked(s, alg, keystore_now(), kid, err);
 	}
 	keyring_unref(ring);
+	if (r == HJ_OK)
+		r = keystore_reload_locked(s, err);
 	return r;
 }
 

@@ -65,7 +65,7 @@ keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
 	strcpy(kid, key.kid);
 	log_event(LOG_LEVEL_INFO, "key_generated", "kid=%s alg=%s activate_at=%lld",
 	    key.kid, alg->name, (long long)key.times.activate_at);
-	r = keystore_reload_locked(s, err);
+	r = HJ_OK;
 
 out:
 	keyring_key_clear(&key);
@@ -84,6 +84,8 @@ keystore_generate(struct keystore *s, const struct jose_alg *alg,
 	r = keystore_reload_locked(s, err);
 	if (r == HJ_OK)
 		r = keystore_generate_locked(s, alg, activate_at, kid, err);
+	if (r == HJ_OK)
+		r = keystore_reload_locked(s, err);
 	pthread_mutex_unlock(&s->write_lock);
 	return r;
 }

@@ -36,7 +36,10 @@ hj_err keystore_scan(struct keystore *s, int64_t now, struct keyring **ringp,
 hj_err keystore_write_record(struct keystore *s, struct keyring_key *key,
     struct hj_error *err);
 
-/* keystore_admin.c */
+/*
+ * keystore_admin.c: writes a new key and its record without reloading, so
+ * that the caller swaps in one snapshot after all of its writes.
+ */
 hj_err keystore_generate_locked(struct keystore *s, const struct jose_alg *alg,
     int64_t activate_at, char *kid, struct hj_error *err);
 
