@@ -11,7 +11,7 @@ build_packages=(
 	meson ninja-build pkg-config gcc
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
 	libssl-dev libp11-kit-dev libjansson-dev libmicrohttpd-dev libyaml-dev
-	softhsm2 opensc
+	softhsm2 opensc openssl
 	protobuf-compiler python3-grpcio python3-protobuf
 	curl ca-certificates
 )

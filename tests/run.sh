@@ -29,7 +29,7 @@ packages=(
 	libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 	libssl-dev libp11-kit-dev softhsm2 libjansson-dev libmicrohttpd-dev
 	libyaml-dev libcmocka-dev opensc
-	python3-grpcio python3-protobuf python3-jwcrypto python3-pytest
+	python3-grpcio python3-protobuf python3-jwcrypto python3-cryptography python3-pytest
 	nghttp2-client curl ca-certificates
 )
 
