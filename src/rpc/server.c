@@ -21,7 +21,7 @@
 /* How long shutdown waits for calls in progress before it cancels them. */
 #define RPC_DRAIN_SECONDS 10
 /* How often shutdown checks whether the calls in progress have finished. */
-#define RPC_DRAIN_POLL_NS (50 * 1000 * 1000L)
+#define RPC_DRAIN_POLL_MS 50L
 
 struct rpc_worker {
 	struct rpc_server *server;
@@ -448,56 +448,53 @@ out:
 	return r;
 }
 
-/* Waits for the shutdown tag, cancelling the calls left after RPC_DRAIN_SECONDS. */
+/* Waits up to ms milliseconds for the shutdown tag; returns true once it has come. */
+static bool
+rpc_server_wait_notified(struct rpc_server *s, long ms)
+{
+	struct timespec until;
+	bool notified;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->shutdown_notified && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->drained, &s->lock, &until);
+	notified = s->shutdown_notified;
+	pthread_mutex_unlock(&s->lock);
+	return notified;
+}
+
+/*
+ * Waits for the shutdown tag. gRPC core's shutdown also waits for clients
+ * to close their connections, so once no call is in progress, cancelling
+ * closes the idle ones. Calls still running after RPC_DRAIN_SECONDS are
+ * cancelled.
+ */
 static void
 rpc_server_wait_drained(struct rpc_server *s)
 {
-	struct timespec deadline;
-	bool done;
-	int rc = 0;
+	long waited_ms;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += RPC_DRAIN_SECONDS;
-
-	/*
-	 * Shutdown also waits for clients to close their connections. Once no
-	 * call is in progress, cancelling closes the idle connections at once.
-	 */
-	pthread_mutex_lock(&s->lock);
-	while (!s->shutdown_notified && rc != ETIMEDOUT) {
-		struct timespec tick;
-
-		clock_gettime(CLOCK_REALTIME, &tick);
-		tick.tv_nsec += RPC_DRAIN_POLL_NS;
-		if (tick.tv_nsec >= 1000000000L) {
-			tick.tv_sec++;
-			tick.tv_nsec -= 1000000000L;
-		}
-		if (tick.tv_sec > deadline.tv_sec ||
-		    (tick.tv_sec == deadline.tv_sec && tick.tv_nsec > deadline.tv_nsec))
-			tick = deadline;
-		rc = pthread_cond_timedwait(&s->drained, &s->lock, &tick);
-		if (rc == ETIMEDOUT && atomic_load(&s->active_calls) == 0) {
-			pthread_mutex_unlock(&s->lock);
+	for (waited_ms = 0; waited_ms < RPC_DRAIN_SECONDS * 1000L; waited_ms += RPC_DRAIN_POLL_MS) {
+		if (rpc_server_wait_notified(s, RPC_DRAIN_POLL_MS))
+			return;
+		if (atomic_load(&s->active_calls) == 0)
 			grpc_server_cancel_all_calls(s->grpc);
-			pthread_mutex_lock(&s->lock);
-		}
-		if (rc == ETIMEDOUT && (tick.tv_sec < deadline.tv_sec ||
-		    tick.tv_nsec < deadline.tv_nsec))
-			rc = 0;
 	}
-	done = s->shutdown_notified;
-	pthread_mutex_unlock(&s->lock);
-	if (done)
-		return;
 
 	log_event(LOG_LEVEL_WARN, "rpc_drain_timeout",
 	    "seconds=%d action=\"cancelling the calls in progress\"", RPC_DRAIN_SECONDS);
 	grpc_server_cancel_all_calls(s->grpc);
-	pthread_mutex_lock(&s->lock);
-	while (!s->shutdown_notified)
-		pthread_cond_wait(&s->drained, &s->lock);
-	pthread_mutex_unlock(&s->lock);
+	while (!rpc_server_wait_notified(s, RPC_DRAIN_POLL_MS))
+		;
 }
 
 /* Drains a queue whose worker never ran, so that it can be destroyed. */
