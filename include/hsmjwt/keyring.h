@@ -79,8 +79,8 @@ const struct keyring_key *keyring_signing_key(const struct keyring *ring,
 
 /*
  * Computes the state and effective retire_at and unpublish_at of the key at
- * index i at time now, which may be later than the snapshot; the fields of
- * struct keyring_key hold them at the time the snapshot was built.
+ * index i at time now, which may be later than the snapshot. The fields of
+ * struct keyring_key are those values at the time the snapshot was built.
  */
 void keyring_key_state_at(const struct keyring *ring, size_t i, int64_t now,
     enum key_state *statep, int64_t *retire_atp, int64_t *unpublish_atp);
@@ -122,7 +122,7 @@ hj_err keyring_decrypt(struct keyring *ring, const char *token, size_t token_len
 
 /*
  * Wraps cek with RFC 3394 under the AES key of key_len bytes that the
- * service shares with the recipient kid, which the token holds with
+ * service shares with the recipient kid. The token stores that key with
  * CKA_LABEL KEYRING_SHARED_PREFIX + kid. A missing key is
  * HJ_ERR_FAILED_PRECONDITION. On entry *out_len is the capacity of out.
  */

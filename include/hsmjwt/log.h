@@ -19,7 +19,7 @@ enum log_level {
 	LOG_LEVEL_ERROR,
 };
 
-/* Longest value that log_quote() keeps before it cuts it and appends "...": enough for any hj_error message. */
+/* Maximum length of a value that log_quote() keeps before it cuts it and appends "...". It fits any hj_error message. */
 #define LOG_VALUE_MAX 256
 /* Size of the buffer that log_quote() writes: every byte may become \xNN. */
 #define LOG_QUOTE_SIZE (LOG_VALUE_MAX * 4 + 8)

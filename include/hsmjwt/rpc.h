@@ -4,7 +4,7 @@
  * Each server runs a fixed number of worker threads, each with its own
  * completion queue. Registered methods receive their request payload with
  * the call; a few generic slots per queue take calls to any other method
- * and answer UNIMPLEMENTED at once. A handler runs on the worker thread that
+ * and reply UNIMPLEMENTED at once. A handler runs on the worker thread that
  * took the call, so the number of workers bounds the concurrent requests.
  */
 #ifndef HSMJWT_RPC_H
@@ -25,7 +25,7 @@ enum rpc_services {
 	RPC_SERVICE_ADMIN = 1 << 2,
 };
 
-/* What the handlers read; owned by the daemon, which keeps it alive until rpc_server_free(). */
+/* The state that handlers read, owned by the daemon, which keeps it alive until rpc_server_free(). */
 struct rpc_context {
 	const char *issuer;
 	const struct profile *profiles;

@@ -1,9 +1,9 @@
 """Nested JWTs with A128KW and A256KW: the CEK is wrapped with an AES key shared in the token.
 
 The test imports a known AES key into the token as "hsmjwt-kw:<kid>" with
-pkcs11-tool (sensitive), names the recipient in the config with a JWK that
-carries only kty, kid and alg, and decrypts the daemon's tokens with the
-known key in python3-jwcrypto.
+pkcs11-tool (sensitive). The config names the recipient with a JWK that
+carries only kty, kid and alg. python3-jwcrypto decrypts the daemon's tokens
+with the known key.
 """
 
 import json
@@ -52,7 +52,7 @@ def shared(module_daemons, tmp_path_factory):
         path = directory / f"{kid}.jwk.json"
         path.write_text(json.dumps({"kty": "oct", "kid": kid, "alg": alg}))
         recipients[kid] = path
-    # A recipient whose key was never imported, and one whose file holds the secret.
+    # A recipient whose key was never imported, and one whose file contains the secret.
     (directory / "missing.jwk.json").write_text(
         json.dumps({"kty": "oct", "kid": "missing", "alg": "A256KW"}))
     recipients["missing"] = directory / "missing.jwk.json"
