@@ -228,9 +228,6 @@ def test_sigterm_during_burst(daemons):
     assert status == 0, daemon.log_tail()
     assert len(outcomes) == BURST_THREADS * BURST_CALLS_PER_THREAD
     counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
-    unexpected = sorted(set(outcomes) - {"OK", "UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"})
+    unexpected = sorted(set(outcomes) - {"OK", "UNAVAILABLE", "CANCELLED"})
     assert unexpected == [], f"outcome counts: {counts}"
-    # TODO: about one run in four, one call sent as the signal arrives gets no
-    # answer and ends at its deadline; where gRPC drops it is not known yet.
-    assert counts.get("DEADLINE_EXCEEDED", 0) <= 1, f"outcome counts: {counts}"
     assert "OK" in outcomes
