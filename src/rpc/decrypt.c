@@ -20,14 +20,7 @@ decrypt_pack(const struct jwe_decrypted *result, const struct keyring_key *key,
 	response.plaintext.len = result->plaintext_len;
 	response.protected_header_json = result->protected_header;
 	response.kid = (char *)key->kid;
-	reply->body_len = hsmjwt__v1__decrypt_response__get_packed_size(&response);
-	reply->body = malloc(reply->body_len > 0 ? reply->body_len : 1);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		return;
-	}
-	hsmjwt__v1__decrypt_response__pack(&response, reply->body);
-	reply->status = GRPC_STATUS_OK;
+	rpc_reply_pack(reply, &response.base);
 }
 
 /* Returns true when the JWE's protected header names alg; a malformed header is false. */

@@ -43,14 +43,7 @@ health_check(const struct rpc_context *ctx, const struct rpc_request *request,
 	response.status = ctx->serving == NULL || ctx->serving(ctx->serving_arg) ?
 	    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING :
 	    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-	reply->body_len = grpc__health__v1__health_check_response__get_packed_size(&response);
-	reply->body = malloc(reply->body_len > 0 ? reply->body_len : 1);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		goto out;
-	}
-	grpc__health__v1__health_check_response__pack(&response, reply->body);
-	reply->status = GRPC_STATUS_OK;
+	rpc_reply_pack(reply, &response.base);
 
 out:
 	grpc__health__v1__health_check_request__free_unpacked(req, NULL);

@@ -33,19 +33,6 @@ key_admin_describe(const struct keyring *ring, size_t index, char *uri,
 	msg->pkcs11_uri = uri;
 }
 
-static void
-key_admin_pack(const ProtobufCMessage *msg, struct rpc_reply *reply)
-{
-	reply->body_len = protobuf_c_message_get_packed_size(msg);
-	reply->body = malloc(reply->body_len > 0 ? reply->body_len : 1);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		return;
-	}
-	protobuf_c_message_pack(msg, reply->body);
-	reply->status = GRPC_STATUS_OK;
-}
-
 /* Replies with the Key message of kid from the current snapshot. */
 static void
 key_admin_reply_key(const struct rpc_context *ctx, const char *kid,
@@ -65,7 +52,7 @@ key_admin_reply_key(const struct rpc_context *ctx, const char *kid,
 		    "key %s is missing from the reloaded key ring", kid);
 	} else {
 		key_admin_describe(ring, i, uri, &msg);
-		key_admin_pack(&msg.base, reply);
+		rpc_reply_pack(reply, &msg.base);
 	}
 	keyring_unref(ring);
 }
@@ -139,7 +126,7 @@ key_admin_list(const struct rpc_context *ctx, const struct rpc_request *request,
 	}
 	response.n_keys = n;
 	response.keys = ptrs;
-	key_admin_pack(&response.base, reply);
+	rpc_reply_pack(reply, &response.base);
 
 out:
 	free(uris);
@@ -264,7 +251,7 @@ key_admin_destroy(const struct rpc_context *ctx, const struct rpc_request *reque
 		rpc_reply_error(reply, &err);
 		goto out;
 	}
-	key_admin_pack(&response.base, reply);
+	rpc_reply_pack(reply, &response.base);
 
 out:
 	hsmjwt__v1__destroy_key_request__free_unpacked(req, NULL);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <grpc/status.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "hsmjwt/error.h"
 #include "hsmjwt/rpc.h"
@@ -59,6 +60,16 @@ void rpc_reply_error(struct rpc_reply *reply, const struct hj_error *err);
 /* Sets reply to status with a printf-style message. */
 void rpc_reply_status(struct rpc_reply *reply, grpc_status_code status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Packs msg into reply->body and sets the status to OK (INTERNAL when out of memory). */
+void rpc_reply_pack(struct rpc_reply *reply, const ProtobufCMessage *msg);
+
+/*
+ * Returns the profile called name. When there is none, replies NOT_FOUND
+ * with the names of the configured profiles and returns NULL.
+ */
+const struct profile *rpc_find_profile(const struct rpc_context *ctx,
+    const char *name, struct rpc_reply *reply);
 
 /* Appends " key=value" text to the reply's log fields. */
 void rpc_reply_log(struct rpc_reply *reply, const char *fmt, ...)

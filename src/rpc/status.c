@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rpc_int.h"
@@ -57,6 +58,43 @@ rpc_reply_status(struct rpc_reply *reply, grpc_status_code status,
 	va_start(ap, fmt);
 	vsnprintf(reply->message, sizeof(reply->message), fmt, ap);
 	va_end(ap);
+}
+
+void
+rpc_reply_pack(struct rpc_reply *reply, const ProtobufCMessage *msg)
+{
+	reply->body_len = protobuf_c_message_get_packed_size(msg);
+	reply->body = malloc(reply->body_len > 0 ? reply->body_len : 1);
+	if (reply->body == NULL) {
+		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
+		return;
+	}
+	protobuf_c_message_pack(msg, reply->body);
+	reply->status = GRPC_STATUS_OK;
+}
+
+const struct profile *
+rpc_find_profile(const struct rpc_context *ctx, const char *name,
+    struct rpc_reply *reply)
+{
+	char names[160] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < ctx->profile_count; i++) {
+		if (strcmp(ctx->profiles[i].name, name) == 0)
+			return &ctx->profiles[i];
+	}
+	for (i = 0; i < ctx->profile_count && used < sizeof(names) - 1; i++) {
+		int n = snprintf(names + used, sizeof(names) - used, "%s%s",
+		    i > 0 ? ", " : "", ctx->profiles[i].name);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	rpc_reply_status(reply, GRPC_STATUS_NOT_FOUND,
+	    "profile: no profile named \"%.64s\"; configured profiles: %s", name, names);
+	return NULL;
 }
 
 void

@@ -70,37 +70,6 @@ sign_request_has_nul(const uint8_t *p, size_t len, bool nested)
 	return false;
 }
 
-static const struct profile *
-token_service_find_profile(const struct rpc_context *ctx, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ctx->profile_count; i++) {
-		if (strcmp(ctx->profiles[i].name, name) == 0)
-			return &ctx->profiles[i];
-	}
-	return NULL;
-}
-
-static void
-token_service_reply_no_profile(const struct rpc_context *ctx,
-    const char *name, struct rpc_reply *reply)
-{
-	char names[160] = "";
-	size_t i, used = 0;
-
-	for (i = 0; i < ctx->profile_count && used < sizeof(names) - 1; i++) {
-		int n = snprintf(names + used, sizeof(names) - used, "%s%s",
-		    i > 0 ? ", " : "", ctx->profiles[i].name);
-
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
-	rpc_reply_status(reply, GRPC_STATUS_NOT_FOUND,
-	    "profile: no profile named \"%.64s\"; configured profiles: %s", name, names);
-}
-
 /* Packs a SignResponse into reply->body. */
 static void
 token_service_pack_sign(const char *token, const struct keyring_key *key,
@@ -115,14 +84,7 @@ token_service_pack_sign(const char *token, const struct keyring_key *key,
 	response.expires_at = claims->expires_at;
 	response.jti = (char *)claims->jti;
 
-	reply->body_len = hsmjwt__v1__sign_response__get_packed_size(&response);
-	reply->body = malloc(reply->body_len);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		return;
-	}
-	hsmjwt__v1__sign_response__pack(&response, reply->body);
-	reply->status = GRPC_STATUS_OK;
+	rpc_reply_pack(reply, &response.base);
 }
 
 static void
@@ -219,11 +181,9 @@ token_service_sign(const struct rpc_context *ctx,
 
 	name = req->profile[0] != '\0' ? req->profile : "default";
 	rpc_reply_log(reply, " profile=%s", log_quote(name_q, name));
-	profile = token_service_find_profile(ctx, name);
-	if (profile == NULL) {
-		token_service_reply_no_profile(ctx, name, reply);
+	profile = rpc_find_profile(ctx, name, reply);
+	if (profile == NULL)
 		goto out;
-	}
 	if (req->encryption == NULL && profile->encryption->required) {
 		rpc_reply_status(reply, GRPC_STATUS_INVALID_ARGUMENT,
 		    "encryption: profile \"%s\" requires nested JWTs; set encryption "
@@ -257,14 +217,6 @@ token_service_get_jwks(const struct rpc_context *ctx,
 
 	ring = keystore_current(ctx->store);
 	response.jwks_json = (char *)keyring_jwks_json(ring);
-	reply->body_len = hsmjwt__v1__get_jwks_response__get_packed_size(&response);
-	reply->body = malloc(reply->body_len);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		keyring_unref(ring);
-		return;
-	}
-	hsmjwt__v1__get_jwks_response__pack(&response, reply->body);
-	reply->status = GRPC_STATUS_OK;
+	rpc_reply_pack(reply, &response.base);
 	keyring_unref(ring);
 }

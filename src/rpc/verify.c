@@ -8,18 +8,6 @@
 #include "hsmjwt.pb-c.h"
 #include "rpc_int.h"
 
-static const struct profile *
-verify_find_profile(const struct rpc_context *ctx, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ctx->profile_count; i++) {
-		if (strcmp(ctx->profiles[i].name, name) == 0)
-			return &ctx->profiles[i];
-	}
-	return NULL;
-}
-
 /* Checks signature, key, profile and claims; false with err's message as the reason. */
 static hj_err
 verify_token(const struct rpc_context *ctx, struct keyring *ring,
@@ -50,19 +38,6 @@ verify_token(const struct rpc_context *ctx, struct keyring *ring,
 }
 
 static void
-verify_pack(Hsmjwt__V1__VerifyResponse *response, struct rpc_reply *reply)
-{
-	reply->body_len = hsmjwt__v1__verify_response__get_packed_size(response);
-	reply->body = malloc(reply->body_len > 0 ? reply->body_len : 1);
-	if (reply->body == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_INTERNAL, "out of memory");
-		return;
-	}
-	hsmjwt__v1__verify_response__pack(response, reply->body);
-	reply->status = GRPC_STATUS_OK;
-}
-
-static void
 verify_answer(const struct rpc_context *ctx, const Hsmjwt__V1__VerifyRequest *req,
     const struct profile *profile, struct rpc_reply *reply)
 {
@@ -85,7 +60,7 @@ verify_answer(const struct rpc_context *ctx, const Hsmjwt__V1__VerifyRequest *re
 	rpc_reply_log(reply, " kid=%s valid=%s reason=%s", response.kid[0] != '\0' ?
 	    response.kid : "-", response.valid ? "yes" : "no",
 	    log_quote(reason_q, r == HJ_OK ? NULL : err.message));
-	verify_pack(&response, reply);
+	rpc_reply_pack(reply, &response.base);
 
 out:
 	free(payload);
@@ -112,11 +87,8 @@ token_service_verify(const struct rpc_context *ctx,
 		goto out;
 	}
 	if (req->profile[0] != '\0' &&
-	    (profile = verify_find_profile(ctx, req->profile)) == NULL) {
-		rpc_reply_status(reply, GRPC_STATUS_NOT_FOUND,
-		    "profile: no profile named \"%.64s\"", req->profile);
+	    (profile = rpc_find_profile(ctx, req->profile, reply)) == NULL)
 		goto out;
-	}
 	verify_answer(ctx, req, profile, reply);
 
 out:
