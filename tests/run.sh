@@ -229,7 +229,7 @@ asan_daemon=$(realpath "$asan_build_dir")/src/daemon/hsmjwtd
 [[ -x $asan_daemon ]] || die "the build finished without $asan_daemon"
 
 # SoftHSM 2.6.1 leaks inside C_SignInit, seen with Ed25519 and P-521 keys.
-# tests/lsan.supp names its module, and only the slow unwinder sees that
+# tests/lsan.supp names its module, and only the slow unwinder reaches that
 # frame through libcrypto.
 lsan_suppressions=$(realpath tests/lsan.supp)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0

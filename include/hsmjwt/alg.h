@@ -3,7 +3,7 @@
  * Anything not in the table, "none" included, is rejected by every module.
  *
  * The table lives with the JOSE code but also names the PKCS#11 mechanism,
- * so that one row says everything about an algorithm. The mechanism is a
+ * so that one row describes everything about an algorithm. The mechanism is a
  * plain number here; only src/hsm/ interprets it.
  */
 #ifndef HSMJWT_ALG_H

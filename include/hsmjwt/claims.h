@@ -52,7 +52,7 @@ hj_err claims_build(const struct profile *profile, const char *issuer,
     const struct claims_request *request, int64_t now,
     struct claims_result *result, struct hj_error *err);
 
-/* What a verified token's claims must satisfy. */
+/* Conditions that the claims of a verified token must meet. */
 struct claims_check {
 	const char *issuer;            /* "iss" must equal it */
 	const char *audience;          /* NULL or "": not checked; else in "aud" */

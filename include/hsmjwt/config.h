@@ -1,7 +1,7 @@
 /*
  * The daemon's YAML configuration (hsmjwtd --config FILE).
  *
- * The parser knows every key of the documented format. An unknown key, a
+ * The parser accepts every key of the documented format. An unknown key, a
  * value of the wrong type, an invalid value or a missing required key stops
  * startup with a message that names the key and its line. A known key whose
  * feature is not built yet is accepted and listed in config.warnings.

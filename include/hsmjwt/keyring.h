@@ -98,7 +98,7 @@ hj_err keyring_sign_compact(struct keyring *ring,
 
 /*
  * Verifies the signature of a compact JWS with the published key named by
- * its kid; the header's alg must be that key's algorithm, and "crit" is
+ * its kid. The header's alg must be that key's algorithm, and "crit" is
  * rejected. HMAC keys verify in the token. On success *keyp is the key and
  * *payloadp the payload (NUL-terminated, freed by the caller). A token that
  * does not verify is HJ_ERR_INVALID_ARGUMENT with the reason; a token

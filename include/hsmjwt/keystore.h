@@ -73,10 +73,10 @@ hj_err keystore_rotate(struct keystore *store, const struct jose_alg *alg,
     char *kid, struct hj_error *err);
 
 /*
- * Retires kid now. It stays published until its tokens expire, unless
- * immediately, which also unpublishes it at once (for a compromised key)
- * and, when it was the active key, activates a successor at once: the
- * pending key of its algorithm, or a newly generated one. Without
+ * Retires kid now. It stays published until its tokens expire. With
+ * immediately, for a compromised key, it is also unpublished at once. When
+ * it was the active key, a successor then activates at once: the pending
+ * key of its algorithm, or a newly generated one. Without
  * immediately, retiring the only active key of an algorithm with no pending
  * successor is HJ_ERR_FAILED_PRECONDITION.
  */

@@ -42,7 +42,7 @@ struct lifecycle {
 #define LIFECYCLE_ALG_MAX 16
 #define LIFECYCLE_ID_HEX_MAX 65
 
-/* One key as lifecycle_compute() sees it. */
+/* One key, as input and output of lifecycle_compute(). */
 struct lifecycle_key {
 	const char *alg;               /* JWS or JWE "alg" */
 	const char *kid;               /* breaks ties between equal activate_at */

@@ -3,7 +3,7 @@
  *
  * Each server runs a fixed number of worker threads, each with its own
  * completion queue. Registered methods receive their request payload with
- * the call; a few generic slots per queue take calls to any other method
+ * the call. A few generic slots per queue take calls to any other method
  * and reply UNIMPLEMENTED at once. A handler runs on the worker thread that
  * took the call, so the number of workers bounds the concurrent requests.
  */

@@ -150,7 +150,7 @@ listen_check_address(struct schema_ctx *ctx, size_t line, const char *path,
 
 	/*
 	 * Verifiers on other hosts fetch the JWKS, which is public, so HTTP may
-	 * listen anywhere; a TLS proxy in front keeps the keys from being
+	 * listen anywhere. A TLS proxy in front keeps the keys from being
 	 * swapped on the way.
 	 */
 	if (strcmp(proto, "HTTP") == 0) {

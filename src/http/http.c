@@ -171,7 +171,7 @@ http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret = MHD_NO;
 	unsigned status;
 
-	/* The first call only announces the request; answer on the second. */
+	/* The first call only announces the request, so the reply goes out on the second. */
 	if (*req_cls == NULL) {
 		*req_cls = s;
 		return MHD_YES;

@@ -240,8 +240,8 @@ out:
 /*
  * Writes a key's record. Tokens such as SoftHSM keep CKA_VALUE of a data
  * object read-only, so a rewrite creates a record with the next revision
- * and then destroys the old one; a crash in between leaves two records, and
- * the load takes the newer.
+ * and then destroys the old one. A crash in between leaves two records,
+ * and the load takes the newer.
  */
 hj_err
 keystore_write_record(struct keystore *s, struct keyring_key *key,

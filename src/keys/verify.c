@@ -1,8 +1,8 @@
 /*
- * Signature verification of tokens that this service issued: the key is
- * found by kid among the published keys (HMAC keys included), and the
- * header's alg must be the key's algorithm, so that an RSA or HMAC key can
- * never be used with another algorithm.
+ * Signature verification of tokens that this service issued. The key is
+ * found by kid among the published keys, HMAC keys included. The header's
+ * alg must be the key's algorithm, so that an RSA or HMAC key can never be
+ * used with another algorithm.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -38,7 +38,7 @@ claims_check_audience_value(const struct profile *profile, const char *field,
 	if (value == NULL || value[0] == '\0')
 		return hj_error_set(err, HJ_ERR_INVALID_ARGUMENT,
 		    "%s: each audience must be a non-empty string", field);
-	/* The value is a claim, which messages never repeat; field says which one. */
+	/* The value is a claim, which messages never repeat, so field names which one. */
 	if (!profile_allows_audience(profile, value))
 		return hj_error_set(err, HJ_ERR_PERMISSION_DENIED,
 		    "%s: the audience is not allowed by profile \"%s\"; use one that "
